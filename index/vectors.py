@@ -1,0 +1,78 @@
+"""FAISS inner-product search over L2-normalised vectors (so scores are cosines).
+
+Small collections get an exact flat index; above `exact_max` vectors an IVF index
+(k-means cells, `nprobe` of them searched) keeps query time flat as the
+collection grows. The threshold and nprobe are measured in docs/PERFORMANCE.md.
+Indexes are saved with faiss's own serialiser, never pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+NPROBE = 16
+
+
+class VectorIndex:
+    def __init__(self, index: faiss.Index) -> None:
+        self._index = index
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def kind(self) -> str:
+        return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, dim: int, exact_max: int) -> VectorIndex:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+        n = len(vectors)
+        if n <= exact_max:
+            index: faiss.Index = faiss.IndexFlatIP(dim)
+        else:
+            cells = int(4 * math.sqrt(n))
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, cells, faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors)
+            index.nprobe = NPROBE
+            index.make_direct_map()  # lets incremental updates read vectors back
+        index.add(vectors)
+        return cls(index)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(position, cosine) pairs, best first; `allowed` restricts to those positions."""
+        if self.size == 0:
+            return []
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.kind == "ivf"
+                      else faiss.SearchParameters(sel=selector))
+        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def vector(self, position: int) -> np.ndarray:
+        return self._index.reconstruct(position)
+
+    def vectors(self) -> np.ndarray:
+        return self._index.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dim), np.float32)
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        index = faiss.read_index(str(path))
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = NPROBE
+            index.make_direct_map()
+        return cls(index)

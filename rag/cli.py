@@ -1,0 +1,131 @@
+"""The `rag` command.
+
+Core commands live here; `serve` and `eval` come from the `ui` and `eval` packages
+through the `rag.commands` entry point group, so the engine never imports the layers
+built on top of it (and a third party can add a command the same way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from index.store import IndexProblem
+from rag.embedders import EmbedderUnavailable
+from rag.engine import Engine
+from rag.settings import Settings, SettingsError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(args.settings)
+    return settings.replace(index_dir=args.index, embedder=args.embedder)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    engine = Engine(settings, auto_demo=False)
+    report = engine.ingest(args.paths, show_progress=sys.stderr.isatty() and not args.quiet)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    removed = Engine(settings, auto_demo=False).remove(args.sources)
+    if not removed:
+        print(f"no document matches {', '.join(args.sources)}", file=sys.stderr)
+        return 1
+    print(f"removed {len(removed)} document(s): {', '.join(removed)}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    stats = Engine(settings).stats()
+    if args.json:
+        _print_json(stats.to_json())
+        return 0
+    langs = ", ".join(f"{lang} {n}" for lang, n in stats.languages.items())
+    print(f"index      {stats.index_dir} (generation {stats.generation})")
+    print(f"documents  {stats.documents} ({langs})")
+    print(f"chunks     {stats.chunks}")
+    print(f"embedder   {stats.embedder} ({stats.vector_index} FAISS index)")
+    print(f"size       {stats.size_bytes / 1e6:.2f} MB on disk")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    passages = Engine(settings).search(args.query, k=args.k, doc_ids=args.doc, langs=args.lang, mode=args.mode)
+    if args.json:
+        keys = ("doc_id", "title", "source", "lang", "start", "end", "score", "text")
+        _print_json([{key: p.to_json()[key] for key in keys} for p in passages])
+        return 0
+    if not passages:
+        print("no passages found")
+    for n, p in enumerate(passages, start=1):
+        print(f"{n}. {p.title[:70]}  [{p.doc_id}, {p.lang}, chars {p.start}-{p.end}, score {p.score:.4f}]")
+        print(textwrap.indent(textwrap.shorten(p.text, 300, placeholder=" …"), "   "))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited answers from your own documents, offline.")
+    parser.add_argument("--settings", help="a TOML settings file (default: $RAG_SETTINGS or ./rag.toml)")
+    parser.add_argument("--index", help="the index folder (default: RAG_INDEX_DIR or ~/.local/share/ragchat/index)")
+    parser.add_argument("--embedder", help="use | e5 | minilm | st:<model id or folder>")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add or update files and folders in the index")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("remove", help="remove documents by file path, source or document id")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("stats", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("search", help="the best passages for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=None, help="how many passages (default: top_k setting)")
+    p.add_argument("--doc", action="append", help="only this document id (repeatable)")
+    p.add_argument("--lang", action="append", help="only documents in this language (repeatable)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    for plugin in entry_points(group="rag.commands"):
+        try:
+            plugin.load()(sub)
+        except Exception as exc:  # a broken plugin must not take the core commands down
+            print(f"warning: command {plugin.name!r} unavailable: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never let a library phone a model hub
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, settings_from_args(args))
+    except (SettingsError, IndexProblem, EmbedderUnavailable, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

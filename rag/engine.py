@@ -1,0 +1,106 @@
+"""The one object every entry point (CLI, server, evaluator) talks to.
+
+It owns the settings, the embedder (loaded once), the live index snapshot (reloaded
+when another process commits a new generation) and the answer chain.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from index.store import IndexStore, Snapshot, check_embedder
+from rag.embedders import Embedder, load_embedder
+from rag.ingest import IngestReport, Progress, ingest, remove
+from rag.retrieval import Mode, Passage, RetrievalParams, retrieve
+from rag.settings import Settings
+
+
+@dataclass(frozen=True)
+class Stats:
+    index_dir: str
+    documents: int
+    chunks: int
+    languages: dict[str, int]
+    embedder: str
+    vector_index: str
+    generation: int
+    size_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+class Engine:
+    def __init__(self, settings: Settings, auto_demo: bool = True) -> None:
+        self.settings = settings
+        self.store = IndexStore(settings.index_dir)
+        self._auto_demo = auto_demo
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        return load_embedder(self.settings.embedder)
+
+    def snapshot(self) -> Snapshot:
+        """The live index, reloaded if another process or thread committed since."""
+        with self._lock:
+            generation = self.store.generation()
+            if generation is None and self._auto_demo and self.settings.demo_corpus:
+                self._index_demo()
+                generation = self.store.generation()
+            if self._snapshot is None or self._snapshot.manifest.generation != generation:
+                snapshot = self.store.load()
+                if snapshot is None:
+                    raise FileNotFoundError(
+                        f"no index at {self.store.root}: run `rag ingest PATH` (or leave --index unset for the demo)"
+                    )
+                check_embedder(snapshot.manifest, self.embedder.identity, self.store.root)
+                self._snapshot = snapshot
+            return self._snapshot
+
+    def _index_demo(self) -> None:
+        print(f"No index at {self.store.root} yet: indexing the demo corpus ({self.settings.demo_corpus}).",
+              file=sys.stderr)
+        ingest([self.settings.demo_corpus], self.settings, self.embedder)
+
+    def retrieval_params(self, k: int | None = None, mode: Mode = "hybrid") -> RetrievalParams:
+        s = self.settings
+        return RetrievalParams(k or s.top_k, s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, mode)
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        doc_ids: Iterable[str] | None = None,
+        langs: Iterable[str] | None = None,
+        mode: Mode = "hybrid",
+    ) -> list[Passage]:
+        return retrieve(self.snapshot(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
+
+    def ingest(self, paths: Sequence[str | Path], progress: Progress | None = None,
+               show_progress: bool = False) -> IngestReport:
+        return ingest(paths, self.settings, self.embedder, progress, show_progress)
+
+    def remove(self, selectors: Sequence[str]) -> list[str]:
+        return remove(selectors, self.settings)
+
+    def stats(self) -> Stats:
+        snap = self.snapshot()
+        languages: dict[str, int] = {}
+        for doc in snap.documents.values():
+            languages[doc.lang] = languages.get(doc.lang, 0) + 1
+        return Stats(
+            index_dir=str(self.store.root),
+            documents=len(snap.documents),
+            chunks=len(snap.chunks),
+            languages=dict(sorted(languages.items())),
+            embedder=snap.manifest.embedder,
+            vector_index=snap.manifest.vector_index,
+            generation=snap.manifest.generation,
+            size_bytes=self.store.size_on_disk(),
+        )

@@ -1,0 +1,179 @@
+"""Files in, index updated: load → chunk → embed → commit, incrementally.
+
+Each file is an *origin*: re-ingesting it compares its documents with the ones the
+index already holds from it. Unchanged documents keep their chunks and vectors (no
+re-embedding), changed ones are re-chunked and re-embedded, documents the file no
+longer holds are dropped. Nothing changed means nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from index.records import Chunk, Document
+from index.store import IndexStore, Snapshot, check_embedder, searchable_text
+from rag.chunking import chunk_text
+from rag.embedders import Embedder
+from rag.loaders import LoadError, discover, load_file
+from rag.settings import Settings
+
+EMBED_BATCH = 64
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        if not self.changed and not self.skipped:
+            return f"nothing changed: {len(self.unchanged)} documents already up to date"
+        parts = [f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.removed)} removed",
+                 f"{len(self.unchanged)} unchanged", f"{len(self.skipped)} skipped"]
+        return f"{', '.join(parts)}; {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    show_progress: bool = False,
+) -> IngestReport:
+    """Bring the index at `settings.index_dir` up to date with the files under `paths`."""
+    started = time.perf_counter()
+    report = IngestReport()
+    files, problems = discover(paths)
+    report.skipped.extend((str(p), reason) for p, reason in problems)
+
+    loaded: dict[str, list[Document]] = {}
+    for n, file in enumerate(tqdm(files, desc="reading", unit="file", disable=not show_progress), start=1):
+        try:
+            loaded[str(file.path)] = load_file(file)
+        except LoadError as exc:
+            report.skipped.append((str(file.path), str(exc)))
+        if progress:
+            progress("reading", n, len(files))
+
+    store = IndexStore(settings.index_dir)
+    with store.lock():
+        snapshot = store.load()
+        if snapshot is not None:
+            check_embedder(snapshot.manifest, embedder.identity, store.root)
+        kept, fresh = _plan(snapshot, loaded, report)
+        new_chunks = [c for doc in fresh for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)]
+        embed_started = time.perf_counter()
+        new_vectors = _embed(embedder, fresh, new_chunks, progress, show_progress)
+        report.embed_seconds = time.perf_counter() - embed_started
+        report.chunks_embedded = len(new_chunks)
+        if report.changed:
+            documents, chunks, vectors = _merge(snapshot, kept, fresh, new_chunks, new_vectors, embedder.dim)
+            store.commit(embedder.identity, embedder.dim, documents, chunks, vectors, settings.exact_search_max)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove(selectors: Sequence[str], settings: Settings) -> list[str]:
+    """Remove documents by file path (all documents ingested from it), source or doc id."""
+    store = IndexStore(settings.index_dir)
+    with store.lock():
+        snapshot = store.load()
+        if snapshot is None:
+            return []
+        paths = {str(Path(s).expanduser().resolve()) for s in selectors}
+        wanted = set(selectors)
+        doomed = [d.doc_id for d in snapshot.documents.values()
+                  if d.origin in paths or d.source in wanted or d.doc_id in wanted]
+        if doomed:
+            kept = [d for d in snapshot.documents.values() if d.doc_id not in set(doomed)]
+            documents, chunks, vectors = _merge(snapshot, kept, [], [], np.zeros((0, snapshot.vectors.dim)), snapshot.vectors.dim)
+            store.commit(snapshot.manifest.embedder, snapshot.manifest.dim, documents, chunks, vectors,
+                         settings.exact_search_max)
+        return doomed
+
+
+def _plan(
+    snapshot: Snapshot | None, loaded: dict[str, list[Document]], report: IngestReport
+) -> tuple[list[Document], list[Document]]:
+    """Split into documents kept as they are (with their vectors) and documents to (re)embed."""
+    existing = dict(snapshot.documents) if snapshot else {}
+    taken = {doc_id: doc.origin for doc_id, doc in existing.items()}
+    kept: list[Document] = []
+    fresh: list[Document] = []
+    for origin, docs in loaded.items():
+        present = {d.doc_id for d in existing.values() if d.origin == origin}
+        seen: set[str] = set()
+        for doc in docs:
+            doc = _unique_id(doc, taken)
+            taken[doc.doc_id] = origin
+            seen.add(doc.doc_id)
+            old = existing.get(doc.doc_id)
+            if old is not None and old.content_hash == doc.content_hash:
+                report.unchanged.append(doc.doc_id)
+            else:
+                (report.updated if old is not None else report.added).append(doc.doc_id)
+                fresh.append(doc)
+        report.removed.extend(sorted(present - seen))
+    reloaded = {d.doc_id for d in fresh} | set(report.removed)
+    kept = [d for d in existing.values() if d.doc_id not in reloaded]
+    return kept, fresh
+
+
+def _unique_id(doc: Document, taken: dict[str, str]) -> Document:
+    """Two files may both be called notes.txt: the second gets a suffix from its path."""
+    owner = taken.get(doc.doc_id)
+    if owner is None or owner == doc.origin:
+        return doc
+    suffix = hashlib.sha256(doc.origin.encode()).hexdigest()[:8]
+    return dataclasses.replace(doc, doc_id=f"{doc.doc_id}-{suffix}")
+
+
+def _embed(
+    embedder: Embedder, docs: list[Document], chunks: list[Chunk], progress: Progress | None, show_progress: bool
+) -> np.ndarray:
+    by_id = {d.doc_id: d for d in docs}
+    texts = [searchable_text(by_id[c.doc_id], c) for c in chunks]
+    batches = []
+    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show_progress)
+    for begin in range(0, len(texts), EMBED_BATCH):
+        batches.append(embedder.embed_documents_array(texts[begin : begin + EMBED_BATCH]))
+        bar.update(len(batches[-1]))
+        if progress:
+            progress("embedding", min(begin + EMBED_BATCH, len(texts)), len(texts))
+    bar.close()
+    return np.concatenate(batches) if batches else np.zeros((0, embedder.dim), np.float32)
+
+
+def _merge(
+    snapshot: Snapshot | None,
+    kept: list[Document],
+    fresh: list[Document],
+    new_chunks: list[Chunk],
+    new_vectors: np.ndarray,
+    dim: int,
+) -> tuple[list[Document], list[Chunk], np.ndarray]:
+    """The full next state: kept documents with their old chunks and vectors, then the new ones."""
+    kept_ids = {d.doc_id for d in kept}
+    positions = [i for i, c in enumerate(snapshot.chunks) if c.doc_id in kept_ids] if snapshot else []
+    old_vectors = snapshot.vectors.vectors()[positions] if positions else np.zeros((0, dim), np.float32)
+    old_chunks = [snapshot.chunks[i] for i in positions] if snapshot else []
+    return kept + fresh, old_chunks + new_chunks, np.concatenate([old_vectors, new_vectors]).astype(np.float32)

@@ -1,0 +1,127 @@
+"""One Settings object for every entry point: defaults < TOML file < RAG_* environment.
+
+The file is `--settings FILE`, else `$RAG_SETTINGS`, else `./rag.toml` when present.
+Each field can be overridden by an environment variable named `RAG_` + the field
+name in upper case, e.g. `RAG_TOP_K=8` or `RAG_LLM_BACKEND=extractive`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CORPUS = PROJECT_ROOT / "data" / "demo"
+
+
+def _data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "ragchat"
+
+
+def cache_home() -> Path:
+    """Where assembled model files live; shared by all indexes of a user."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(os.environ.get("RAG_CACHE_DIR") or Path(base) / "ragchat")
+
+
+class SettingsError(ValueError):
+    """A settings file or variable that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the index lives and what builds it.
+    index_dir: Path = field(default_factory=lambda: _data_home() / "index")
+    embedder: str = "use"  # use | e5 | minilm | st:<model id or folder>
+    demo_corpus: Path = DEMO_CORPUS  # indexed on first use when the index is empty
+
+    # Chunking (tokens of tiktoken's cl100k encoding); sizes measured in docs/PERFORMANCE.md.
+    chunk_tokens: int = 200
+    chunk_overlap: int = 40
+
+    # Retrieval.
+    top_k: int = 5
+    candidates: int = 50  # per retriever, before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    exact_search_max: int = 50_000  # above this many chunks FAISS switches to an IVF index
+
+    # Answering.
+    llm_backend: str = "auto"  # auto | local | openai | extractive
+    model_path: str = ""  # a GGUF file; empty means the bundled Qwen2.5 1.5B model
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: all cores
+    max_answer_tokens: int = 320
+    temperature: float = 0.0
+    context_tokens: int = 1500  # budget for the numbered passages in the prompt
+    min_relevance: float = 0.30  # dense cosine of the best passage below which we refuse
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = "local"
+    openai_api_key_env: str = "OPENAI_API_KEY"  # the variable's name, never the key itself
+    request_timeout: float = 60.0
+
+    # Server.
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_key: str = ""  # when set, /api requires the header X-API-Key
+    cors_origins: tuple[str, ...] = ()
+    max_upload_mb: float = 20.0
+    max_question_chars: int = 2000
+    feedback_path: Path | None = None  # default: <index_dir>/../feedback.jsonl
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def feedback_file(self) -> Path:
+        return self.feedback_path or self.index_dir.parent / "feedback.jsonl"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        file = path or env.get("RAG_SETTINGS") or ("rag.toml" if Path("rag.toml").is_file() else None)
+        if file:
+            try:
+                values.update(tomllib.loads(Path(file).read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise SettingsError(f"cannot read settings file {file}: {exc}") from exc
+        for f in fields(cls):
+            key = "RAG_" + f.name.upper()
+            if key in env:
+                values[f.name] = env[key]
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError(f"unknown settings: {', '.join(unknown)}; known: {', '.join(known)}")
+        return cls(**{name: _coerce(known[name], value) for name, value in values.items()})
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Turn file and environment values (often strings) into the field's type."""
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return None if value in ("", None) else Path(value).expanduser()
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(str(v).strip() for v in items if str(v).strip())
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {f.name}={value!r} is not a valid {kind}") from exc

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up (or bring up to date) the project's virtual environment in .venv.
+#   bash scripts/setup.sh         the chat: engine, UI, bundled models
+#   bash scripts/setup.sh --dev   also the test tools and a headless Chromium
+# Safe to run again: everything already in place is skipped quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=false
+[ "${1:-}" = "--dev" ] && dev=true
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+pip install --upgrade pip wheel
+
+# The CPU build of torch first: left to itself, sentence-transformers pulls the
+# CUDA build and several GB of GPU libraries this project never uses.
+pip install "torch==2.13.0"
+
+# llama-cpp-python compiles from source (about 9 minutes on 2 cores, once: pip
+# caches the wheel it builds).
+if $dev; then pip install -e ".[dev]"; else pip install -e .; fi
+
+bash scripts/install-models.sh
+
+if $dev && ! command -v chromium >/dev/null 2>&1; then
+    # The browser tests drive the system Chromium: Playwright's own browser download needs a network we don't have.
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    else
+        echo "browser tests need Chromium: sudo apt-get install chromium" >&2
+    fi
+fi
+echo "ready: .venv/bin/rag"
