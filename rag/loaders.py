@@ -1,0 +1,527 @@
+"""Turn files on disk into Documents: find them, decode them, extract readable text.
+
+Every problem with one file becomes a LoadError carrying a one-line reason, so an
+ingest of a thousand files reports the three bad ones and carries on.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docx
+import pypdf
+from docx.document import Document as DocxDocument
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from index.records import Document
+
+log = logging.getLogger(__name__)
+
+# pypdf logs a warning for every malformed object it recovers from; on real-world
+# PDFs that floods the ingest output with noise the user cannot act on.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
+
+TITLE_MAX_CHARS = 120
+
+
+class LoadError(Exception):
+    """A file that cannot be turned into documents; the message is a one-line reason."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # resolved absolute path
+    doc_id: str  # from the path relative to the root named by the user, URL-safe
+
+
+# --------------------------------------------------------------------------- discover
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+    """Find the files to load under `paths` and report what cannot be loaded at all.
+
+    Folders are walked recursively in sorted order; hidden files and folders
+    (`.git`, `.DS_Store`) and Office lock files (`~$x.docx`) are skipped silently.
+    A file named explicitly is always considered, hidden or not. Roots keep the
+    order they were given in; a file reachable from two roots is listed once.
+
+    doc_id is the path relative to its root without the suffix ("sub/a-b" for
+    `root/sub/a b.md`), or the stem for a file named directly. When two files would
+    get the same id (`a.md` and `a.txt`), each keeps its suffix ("a.md", "a.txt")
+    so neither silently replaces the other in the index.
+
+    Returns the files and (path, reason) pairs, e.g. ("x.png", "unsupported file type .png").
+    """
+    found: list[tuple[Path, str]] = []  # (resolved path, path relative to its root)
+    problems: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        root = Path(raw)
+        if root.is_dir():
+            candidates = [(p, p.relative_to(root).as_posix()) for p in _walk(root)]
+        elif root.is_file():
+            candidates = [(root, root.name)]
+        elif root.exists():
+            problems.append((str(raw), "not a regular file"))
+            continue
+        else:
+            problems.append((str(raw), "no such file or directory"))
+            continue
+        for path, relative in candidates:
+            suffix = path.suffix.lower()
+            if suffix not in SUPPORTED_SUFFIXES:
+                problems.append((str(path), _unsupported(suffix)))
+                continue
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                found.append((resolved, relative))
+    ids = _unique_ids([relative for _, relative in found])
+    return [SourceFile(path, doc_id) for (path, _), doc_id in zip(found, ids)], problems
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    # os.walk without following symlinked folders cannot loop, unlike a naive rglob.
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder, name)
+            if not name.startswith((".", "~$")) and path.is_file():
+                yield path
+
+
+def _unsupported(suffix: str) -> str:
+    return f"unsupported file type {suffix}" if suffix else "unsupported file type (no extension)"
+
+
+def _unique_ids(relatives: list[str]) -> list[str]:
+    plain = [_safe_id(str(Path(r).with_suffix(""))) for r in relatives]
+    with_suffix = [_safe_id(r) for r in relatives]
+    counts = _counts(plain)
+    ids = [p if counts[p] == 1 else s for p, s in zip(plain, with_suffix)]
+    # Still equal only when names differ in characters _safe_id replaces ("a b" vs "a-b").
+    counts = _counts(ids)
+    return [
+        i if counts[i] == 1 else f"{i}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" for i, r in zip(ids, relatives)
+    ]
+
+
+def _counts(items: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
+def _safe_id(relative: str) -> str:
+    # Ids end up in URLs and citations: fold accents to ASCII ("Übersicht" -> "Ubersicht")
+    # and turn anything else outside [A-Za-z0-9._/-] into a single "-".
+    ascii_text = unicodedata.normalize("NFKD", relative).encode("ascii", "ignore").decode()
+    segments = [re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-") for s in ascii_text.split("/")]
+    return "/".join(s or "-" for s in segments)
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load_file(file: SourceFile) -> list[Document]:
+    """All documents in one file: one for most formats, one per record for .jsonl.
+
+    .txt/.md text is kept exactly as decoded (only \\r\\n becomes \\n), because chunks
+    and highlighted citations are character offsets into it. HTML, PDF and DOCX give
+    their readable text. Raises LoadError with a one-line reason for a file that
+    yields nothing usable; a parser crash on a malformed file is reported the same way.
+    """
+    suffix = file.path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(_unsupported(suffix))
+    try:
+        data = file.path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+    if not data:
+        raise LoadError("empty document")
+    if suffix == ".jsonl":
+        return _load_jsonl(file, data)
+    title, text, meta = _READERS[suffix](data)
+    if not text.strip():
+        raise LoadError("empty document")
+    title = _cut_title(title) or _first_line_title(text) or file.path.stem
+    return [_document(file.doc_id, title, str(file.path), file, text, meta)]
+
+
+def _document(
+    doc_id: str, title: str, source: str, file: SourceFile, text: str, meta: dict[str, Any], lang: str = ""
+) -> Document:
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        source=source,
+        origin=str(file.path),
+        lang=lang or detect_language(text),
+        text=text,
+        # surrogatepass: a JSON record may hold a lone surrogate escape; hash it rather than crash.
+        content_hash=hashlib.sha256(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest(),
+        meta=meta,
+    )
+
+
+# A reader returns (title or "", text, meta); load_file fills in a missing title.
+Reader = Callable[[bytes], tuple[str, str, dict[str, Any]]]
+
+
+# ---- plain text and Markdown
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f") + b"\x7f"
+
+
+def _decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 with or without BOM, UTF-16 with BOM, else cp1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Windows editors save "Unicode" text as UTF-16 with a BOM; its NUL bytes are not binary.
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise LoadError("not UTF-8 (or cp1252) text") from exc
+    if _looks_binary(data):
+        raise LoadError("binary file, not text")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise LoadError("not UTF-8 (or cp1252) text") from exc
+
+
+def _looks_binary(data: bytes) -> bool:
+    if b"\x00" in data:
+        return True
+    sample = data[:65536]
+    controls = sum(sample.count(b) for b in _CONTROL_BYTES)
+    return controls > 0.1 * len(sample)
+
+
+def _read_text(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    text, encoding = _decode_text(data)
+    return "", text.replace("\r\n", "\n"), {"format": "txt", "encoding": encoding}
+
+
+def _read_markdown(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    text, encoding = _decode_text(data)
+    text = text.replace("\r\n", "\n")
+    return _front_matter_title(text), text, {"format": "md", "encoding": encoding}
+
+
+def _front_matter_title(text: str) -> str:
+    """The `title:` of a YAML front matter block, which would otherwise make every title '---'."""
+    match = re.match(r"---\n(.*?)\n---\n", text, re.DOTALL)
+    if not match:
+        return ""
+    title = re.search(r"^title:\s*(.+?)\s*$", match.group(1), re.MULTILINE)
+    return title.group(1).strip("\"'") if title else ""
+
+
+def _first_line_title(text: str) -> str:
+    body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.DOTALL)
+    for line in body.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return _cut_title(line)
+    return ""
+
+
+def _cut_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) <= TITLE_MAX_CHARS:
+        return title
+    return title[: TITLE_MAX_CHARS - 1].rstrip() + "…"
+
+
+# ---- HTML
+
+_DROPPED_TAGS = [
+    "script", "style", "noscript", "nav", "header", "footer", "aside", "form",
+    "svg", "template", "iframe", "head",
+]  # fmt: skip
+# Elements whose content stands on its own line ...
+_LINE_TAGS = {"li", "dt", "dd", "tr", "td", "th", "caption", "figcaption", "option", "summary"}
+# ... and those separated by a blank line, like paragraphs.
+_BLOCK_TAGS = {
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table", "section",
+    "article", "main", "blockquote", "pre", "figure", "details", "address", "hr", "body",
+}  # fmt: skip
+
+
+def _read_html(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    markup = _decode_html(data)
+    try:
+        tree = LexborHTMLParser(markup)
+        title = next((t for n in tree.css("title, h1") if (t := n.text().strip())), "")
+        tree.strip_tags(_DROPPED_TAGS)
+    except Exception as exc:  # the parser is C code with its own failure modes; the ingest must go on
+        raise LoadError(f"unreadable HTML: {_reason(exc)}") from exc
+    text = _HtmlText().render(tree.body) if tree.body else ""
+    return title, text, {"format": "html"}
+
+
+def _decode_html(data: bytes) -> str:
+    # selectolax reads bytes as UTF-8 whatever the page declares, so honour <meta charset> first.
+    declared = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", data[:4096], re.IGNORECASE)
+    if declared:
+        try:
+            return data.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return _decode_text(data)[0]
+
+
+class _HtmlText:
+    """Readable text of a DOM: whitespace collapsed inside blocks, blocks on their own lines."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.inline: list[str] = []
+        self.gap = 0  # newlines owed before the next block: 1 after a line, 2 after a block
+
+    def render(self, root: LexborNode) -> str:
+        # An explicit stack instead of recursion: deeply nested pages exceed Python's recursion limit.
+        stack: list[tuple[LexborNode, bool, bool]] = [(root, False, False)]  # node, leaving, inside <pre>
+        while stack:
+            node, leaving, in_pre = stack.pop()
+            tag = node.tag or ""
+            if leaving:
+                self._boundary(tag)
+            elif tag == "-text":
+                text = node.text_content or ""
+                self.inline.append(text if in_pre else re.sub(r"\s+", " ", text))
+            elif tag == "br":
+                self.inline.append("\n")
+            elif not tag.startswith("-"):  # skips comments and doctype
+                self._boundary(tag)
+                stack.append((node, True, in_pre))
+                children = list(node.iter(include_text=True))
+                stack.extend((child, False, in_pre or tag == "pre") for child in reversed(children))
+        self._flush()
+        return "".join(self.parts)
+
+    def _boundary(self, tag: str) -> None:
+        gap = 2 if tag in _BLOCK_TAGS else 1 if tag in _LINE_TAGS else 0
+        if gap:
+            self._flush()
+            self.gap = max(self.gap, gap)
+
+    def _flush(self) -> None:
+        lines = (" ".join(line.split()) for line in "".join(self.inline).split("\n"))
+        block = "\n".join(line for line in lines if line)
+        self.inline.clear()
+        if block:
+            if self.parts:
+                self.parts.append("\n" * max(self.gap, 1))
+            self.parts.append(block)
+            self.gap = 0
+
+
+# ---- PDF
+
+
+def _read_pdf(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    try:
+        # pypdf also reports some recoverable problems through the warnings module.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _read_pdf_quietly(data)
+    except LoadError:
+        raise
+    except Exception as exc:  # any pypdf failure on a malformed file; the ingest must go on
+        raise LoadError(f"corrupt PDF: {_reason(exc)}") from exc
+
+
+def _read_pdf_quietly(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    # Without this check pypdf's complaint about a renamed file is "Stream has ended unexpectedly".
+    if b"%PDF-" not in data[:1024]:
+        raise LoadError("corrupt PDF: not a PDF file")
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    # Many PDFs are encrypted only against editing, with an empty password for reading.
+    if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
+        raise LoadError("encrypted PDF (password required)")
+    pages, unreadable = [], []
+    for number, page in enumerate(reader.pages, start=1):
+        try:
+            pages.append(page.extract_text().strip())
+        except Exception:  # noqa: BLE001 - one broken page should not cost the whole document
+            unreadable.append(number)
+    text = "\n\n".join(p for p in pages if p)
+    if not text:
+        raise LoadError("PDF has no text layer (scanned?)")
+    meta: dict[str, Any] = {"format": "pdf", "pages": len(reader.pages)}
+    if unreadable:
+        meta["unreadable_pages"] = unreadable
+    title = reader.metadata.title if reader.metadata and reader.metadata.title else ""
+    return str(title), text, meta
+
+
+def _reason(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:160]
+
+
+# ---- DOCX
+
+
+def _read_docx(data: bytes) -> tuple[str, str, dict[str, Any]]:
+    try:
+        document = docx.Document(io.BytesIO(data))
+        lines = list(_docx_lines(document))
+        title = document.core_properties.title or _docx_heading(document)
+    except Exception as exc:  # a damaged zip or XML part; the ingest must go on
+        raise LoadError(f"corrupt DOCX: {_reason(exc)}") from exc
+    return title, "\n".join(line for line in lines if line.strip()), {"format": "docx"}
+
+
+def _docx_lines(container: DocxDocument | _Cell) -> Iterator[str]:
+    """Paragraph and table cell texts in reading order."""
+    for item in container.iter_inner_content():
+        if isinstance(item, Paragraph):
+            yield item.text
+        elif isinstance(item, Table):
+            for row in item.rows:
+                seen = set()
+                for cell in row.cells:
+                    # A merged cell is returned once per grid column it spans.
+                    if id(cell._tc) not in seen:
+                        seen.add(id(cell._tc))
+                        yield from _docx_lines(cell)
+
+
+def _docx_heading(document: DocxDocument) -> str:
+    for paragraph in document.paragraphs:
+        style = paragraph.style.name if paragraph.style is not None else ""
+        if paragraph.text.strip() and style.startswith(("Title", "Heading")):
+            return paragraph.text
+    return ""
+
+
+# ---- JSON Lines
+
+
+def _load_jsonl(file: SourceFile, data: bytes) -> list[Document]:
+    """One document per record {"id", "text", optional "title", "source", "lang"}.
+
+    A bad line (invalid JSON, missing or empty id/text, an id seen before) is skipped
+    and logged as a warning with its line number, so one stray line does not throw
+    away a whole benchmark corpus. A file with no valid record is a LoadError.
+    """
+    text, _ = _decode_text(data)
+    documents: list[Document] = []
+    seen: set[str] = set()
+    bad: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = _jsonl_record(line, seen)
+        except _BadRecord as exc:
+            bad.append(f"line {number}: {exc}")
+            continue
+        seen.add(record["id"])
+        source = record["source"] or f"{file.path}#{record['id']}"
+        title = _cut_title(record["title"]) or _first_line_title(record["text"])
+        meta = {"format": "jsonl", "line": number}
+        documents.append(_document(record["id"], title, source, file, record["text"], meta, record["lang"]))
+    if not documents:
+        raise LoadError(f"no valid records ({bad[0]})" if bad else "empty document")
+    if bad:
+        log.warning("%s: skipped %d bad line(s): %s", file.path, len(bad), "; ".join(bad[:5]))
+    return documents
+
+
+class _BadRecord(Exception):
+    """A JSON Lines record that is skipped; the message says why."""
+
+
+def _jsonl_record(line: str, seen: set[str]) -> dict[str, str]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _BadRecord(f"invalid JSON ({exc.msg})") from exc
+    if not isinstance(record, dict):
+        raise _BadRecord("not a JSON object")
+    doc_id = record.get("id")
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise _BadRecord("missing 'id'")
+    if doc_id in seen:
+        raise _BadRecord(f"duplicate id {doc_id!r}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _BadRecord("missing or empty 'text'")
+    return {
+        "id": doc_id,
+        "text": text,
+        "title": _optional_str(record, "title"),
+        "source": _optional_str(record, "source"),
+        "lang": _optional_str(record, "lang").lower(),
+    }
+
+
+def _optional_str(record: dict[str, Any], key: str) -> str:
+    value = record.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+_READERS: dict[str, Reader] = {
+    ".txt": _read_text,
+    ".md": _read_markdown,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}
+
+
+# --------------------------------------------------------------------------- language
+
+# Below these the classifier guesses (a name like "Mark Rutte" comes out Frisian).
+_MIN_LETTERS = 12
+_MIN_CONFIDENCE = 0.5
+# Enough text to be sure of the language; classifying a whole book only costs time.
+_SAMPLE_CHARS = 20_000
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code ("en", "de", ...), a 639-3 code for languages that have no
+    two-letter code, or "und" when the text is too short or the guess is unsure."""
+    sample = text[:_SAMPLE_CHARS]
+    if sum(c.isalpha() for c in sample) < _MIN_LETTERS:
+        return "und"
+    lang, confidence = _identifier().classify(sample)
+    if confidence < _MIN_CONFIDENCE or lang == "zxx":  # zxx: "no linguistic content"
+        return "und"
+    return str(lang)
+
+
+@functools.cache
+def _identifier() -> LanguageIdentifier:
+    # norm_probs turns raw scores into a probability we can threshold; the bundled
+    # model loads from the package, never from the network.
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
