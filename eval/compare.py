@@ -1,0 +1,102 @@
+"""What changed between two runs, question by question.
+
+Only the (pipeline, question) pairs present in both runs are compared, so the
+averages shown are over the same questions on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.metrics import SCORE_NAMES, mean_scores
+from eval.runner import RESULTS, SUMMARY, load_results
+
+# The per-question scores a change is judged by; +1: higher is better, -1: lower is better.
+KEY_SCORES = {"recall@5": 1, "mrr@10": 1, "f1": 1, "contained": 1, "citation_precision": 1,
+              "correct_refusal": 1, "false_refusal": -1}
+
+
+@dataclass(frozen=True)
+class Change:
+    pipeline: str
+    id: str
+    question: str
+    deltas: dict[str, tuple[float | None, float | None]]  # key score: (run A, run B), changed ones only
+    verdict: str  # improved | regressed | mixed
+
+
+@dataclass(frozen=True)
+class Comparison:
+    run_a: str
+    run_b: str
+    means: dict[str, dict[str, tuple[float | None, float | None]]]  # pipeline → score → (A, B)
+    common: dict[str, int]  # pipeline → questions in both runs
+    changes: list[Change]
+
+
+def compare_runs(run_a: Path, run_b: Path) -> Comparison:
+    rows_a, rows_b = _rows(run_a), _rows(run_b)
+    common = sorted(set(rows_a) & set(rows_b))
+    pipelines = list(dict.fromkeys(pipeline for pipeline, _ in common))
+    means, changes = {}, []
+    for pipeline in pipelines:
+        keys = [key for key in common if key[0] == pipeline]
+        a = mean_scores([rows_a[k]["scores"] for k in keys])
+        b = mean_scores([rows_b[k]["scores"] for k in keys])
+        means[pipeline] = {name: (a[name], b[name]) for name in SCORE_NAMES}
+    for key in common:
+        change = question_change(rows_a[key], rows_b[key])
+        if change is not None:
+            changes.append(change)
+    counts = {p: sum(key[0] == p for key in common) for p in pipelines}
+    return Comparison(str(run_a), str(run_b), means, counts, changes)
+
+
+def _rows(run: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    if not (run / RESULTS).is_file():
+        raise FileNotFoundError(f"{run} is not an eval run: it has no {RESULTS}")
+    return load_results(run / RESULTS)
+
+
+def question_change(a: dict[str, Any], b: dict[str, Any]) -> Change | None:
+    deltas = {name: (a["scores"][name], b["scores"][name]) for name in KEY_SCORES
+              if a["scores"][name] != b["scores"][name]}
+    if not deltas:
+        return None
+    signs = {KEY_SCORES[name] * ((after or 0.0) - (before or 0.0)) > 0 for name, (before, after) in deltas.items()}
+    verdict = "mixed" if len(signs) > 1 else ("improved" if signs == {True} else "regressed")
+    return Change(a["pipeline"], a["id"], a["question"]["question"], deltas, verdict)
+
+
+def format_comparison(comparison: Comparison) -> str:
+    lines = [f"A: {comparison.run_a}{_backend(comparison.run_a)}", f"B: {comparison.run_b}{_backend(comparison.run_b)}"]
+    for pipeline, scores in comparison.means.items():
+        lines += ["", f"{pipeline}: {comparison.common[pipeline]} questions in both runs",
+                  f"  {'score':<20}{'A':>8}{'B':>8}{'B - A':>9}"]
+        for name, (a, b) in scores.items():
+            if a is None and b is None:
+                continue
+            delta = f"{b - a:+9.3f}" if a is not None and b is not None else f"{'':>9}"
+            lines.append(f"  {name:<20}{_num(a):>8}{_num(b):>8}{delta}")
+    for verdict in ("regressed", "improved", "mixed"):
+        changes = [c for c in comparison.changes if c.verdict == verdict]
+        lines += ["", f"{verdict.capitalize()}: {len(changes)}"]
+        for c in changes:
+            what = ", ".join(f"{name} {_num(x)}→{_num(y)}" for name, (x, y) in c.deltas.items())
+            lines.append(f"  [{c.pipeline}] {c.id}  {what}  ({c.question[:70]})")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _backend(run: str) -> str:
+    summary = Path(run) / SUMMARY
+    if not summary.is_file():
+        return ""
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    return f"  (backend {data['backend']}, fingerprint {data['fingerprint']})"
