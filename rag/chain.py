@@ -143,8 +143,10 @@ class AnswerChain:
         )
         reply = str(chain.invoke({"history": turns, "question": question}).content).strip()
         rewritten = reply.splitlines()[0].strip().strip('"“”') if reply else ""
-        # A rewrite much longer than the question is the model answering, not rewriting.
-        return rewritten if 0 < len(rewritten) <= 3 * len(question) + 120 else ""
+        # A rewrite much longer than the question is the model answering, not rewriting;
+        # an unchanged one resolved nothing.
+        unchanged = rewritten.lower().rstrip("?. ") == question.lower().rstrip("?. ")
+        return rewritten if 0 < len(rewritten) <= 3 * len(question) + 120 and not unchanged else ""
 
     def _generate(
         self,

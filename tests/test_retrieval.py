@@ -1,0 +1,55 @@
+"""Retrieval: the right passages for English and German questions, across languages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.cli import main
+from rag.engine import Engine
+from rag.retrieval import Passage
+
+GERMAN = "000_7158970d0917ea8d"
+MENTION_LUNGESCU = {"002_159690cec7945fb9", "003_2f614e97bf582ec3"}
+
+
+def test_an_english_question_finds_the_german_article_that_alone_answers_it(demo_engine: Engine) -> None:
+    passages = demo_engine.search("Who invited Ukraine's supporters to a summit at Ramstein?", k=3)
+    assert GERMAN in [p.doc_id for p in passages]
+    assert any("Ramstein" in p.text for p in passages)
+
+
+def test_a_german_question_finds_the_english_articles_that_mention_the_person(demo_engine: Engine) -> None:
+    passages = demo_engine.search("Wer ist Oana Lungescu?", k=5)
+    found = {p.doc_id for p in passages if "Lungescu" in p.text}
+    assert found == MENTION_LUNGESCU
+
+
+def test_passages_carry_their_exact_span_and_source(demo_engine: Engine) -> None:
+    snapshot = demo_engine.snapshot()
+    for passage in demo_engine.search("defense spending target of 2 percent", k=5):
+        doc = snapshot.documents[passage.doc_id]
+        assert doc.text[passage.start : passage.end] == passage.text
+        assert (passage.source, passage.lang, passage.title) == (doc.source, doc.lang, doc.title)
+    scores = [p.score for p in demo_engine.search("defense spending target of 2 percent", k=5)]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_every_mode_answers_with_passages(demo_engine: Engine, mode: str) -> None:
+    passages = demo_engine.search("Rutte three main priorities", k=3, mode=mode)
+    assert passages and all(isinstance(p, Passage) for p in passages)
+
+
+def test_filters_by_language_and_document(demo_engine: Engine) -> None:
+    assert {p.lang for p in demo_engine.search("NATO", k=10, langs=["de"])} == {"de"}
+    assert {p.doc_id for p in demo_engine.search("NATO", k=10, doc_ids=[GERMAN])} == {GERMAN}
+    assert demo_engine.search("NATO", doc_ids=["unknown"]) == []
+
+
+def test_search_json_prints_the_documented_fields(demo_engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--index", str(demo_engine.settings.index_dir), "search", "Ramstein", "-k", "2", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(rows) == 2
+    assert set(rows[0]) == {"doc_id", "title", "source", "lang", "start", "end", "score", "text"}
