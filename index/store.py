@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -70,6 +71,11 @@ def searchable_text(doc: Document, chunk: Chunk) -> str:
     return f"{doc.title}\n{doc.text[chunk.start:chunk.end]}"
 
 
+def normalise_title(title: str) -> str:
+    """Lower case, without a trailing disambiguation such as " (1945 film)"."""
+    return re.sub(r"\s*\([^)]*\)\s*$", "", title).strip().lower()
+
+
 def lexical_text(doc: Document, chunk: Chunk) -> str:
     """What BM25 indexes: the title counts twice, a poor man's BM25F field boost.
 
@@ -87,6 +93,7 @@ class Snapshot:
     chunks: list[Chunk]
     vectors: VectorIndex
     lexical: LexicalIndex
+    _titles: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def text(self, chunk: Chunk) -> str:
         return self.documents[chunk.doc_id].text[chunk.start : chunk.end]
@@ -109,6 +116,21 @@ class Snapshot:
 
     def chunks_of(self, doc_id: str) -> Iterator[tuple[int, Chunk]]:
         return ((i, c) for i, c in enumerate(self.chunks) if c.doc_id == doc_id)
+
+    def titles(self) -> dict[str, list[str]]:
+        """Normalised title → ids of the (at most two) documents that carry it.
+
+        A title shared by more documents (every paragraph of one article, say) names
+        no single document, so it is left out."""
+        if self._titles is None:
+            by_title: dict[str, list[str]] = {}
+            for doc in self.documents.values():
+                by_title.setdefault(normalise_title(doc.title), []).append(doc.doc_id)
+            self._titles = {t: ids for t, ids in by_title.items() if len(t) >= 4 and len(ids) <= 2}
+        return self._titles
+
+    def first_chunk(self, doc_id: str) -> int:
+        return next(i for i, _ in self.chunks_of(doc_id))
 
 
 class IndexStore:
