@@ -20,10 +20,13 @@ _MARK = re.compile(r"\s?[\[【](\d+(?:\s*[,;–-]\s*\d+)*)[\]】]")
 # A sentence ends at . ! ? (not after an initial as in "U.S." or an ordinal as in
 # "12. Oktober"), takes the citation marks that follow it, or ends at a line break.
 _SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?]+[\"'”’»)]*(?:\s*\[[\d,;\s–-]+\])*(?=\s|$)|\n"
+    r"(?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?]+[\"'”’»)]*(?:\s*,?\s*\[[\d,;\s–-]+\])*(?=\s|$)|\n"
 )
-# Share of a sentence's content words a passage must hold to be cited for it.
+# Share of a sentence's content words a passage must hold to be cited for it; a mark
+# whose passage holds less than WEAK_SUPPORT goes when another mark's passage is clear.
 SUPPORT_THRESHOLD = 0.5
+WEAK_SUPPORT = 0.2
+_MARK_RUN = re.compile(r"(?:\s*,?\s*\[\d+\])+")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def _cite_uncited_sentences(text: str, passages: list[Passage]) -> tuple[str, in
             out.append(sentence)
             continue
         total += 1
+        sentence = _prune_marks(sentence, passage_words)
         if "[" not in sentence:
             best = _best_support(sentence, passage_words)
             if best is not None:
@@ -97,6 +101,22 @@ def _cite_uncited_sentences(text: str, passages: list[Passage]) -> tuple[str, in
         cited += "[" in sentence
         out.append(sentence)
     return "".join(out).strip(), added, (cited / total if total else 0.0)
+
+
+def _prune_marks(sentence: str, passage_words: list[set[str]]) -> str:
+    """Each run of marks once, in order, without passages that clearly do not back the sentence."""
+    words = set(tokenize(_MARK_RUN.sub(" ", sentence)))
+    marks = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+    support = {n: len(words & passage_words[n - 1]) / max(len(words), 1) for n in marks}
+    clear = any(v >= SUPPORT_THRESHOLD for v in support.values())
+    keep = [n for n in dict.fromkeys(marks) if not clear or support[n] >= WEAK_SUPPORT]
+
+    def first_run_only(match: re.Match[str]) -> str:
+        nonlocal keep
+        run, keep = "".join(f" [{n}]" for n in keep), []
+        return run
+
+    return _MARK_RUN.sub(first_run_only, sentence)
 
 
 def _sentences(text: str) -> list[str]:
