@@ -13,6 +13,7 @@ import os
 import sys
 import textwrap
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Callable
 
 from index.store import IndexProblem
@@ -129,10 +130,18 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
     if shown:
         print("\nSources:" if not answer.refused else "\nNearest passages:")
     for c in shown:
-        print(f"  [{c.n}] {c.title[:70]} ({c.source}, chars {c.start}-{c.end})")
+        print(f"  [{c.n}] {c.title[:70]} ({_display_source(c.source)}, chars {c.start}-{c.end})")
     seconds = answer.timings.get("total", 0.0)
     print(f"\n-- {answer.backend}, {seconds:.1f}s, confidence {answer.confidence:.2f}", file=sys.stderr)
     return answer
+
+
+def _display_source(source: str) -> str:
+    """A path under the current folder is shown relative to it; anything else as it is."""
+    path = Path(source)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return source
 
 
 def build_parser() -> argparse.ArgumentParser:
