@@ -355,25 +355,23 @@ def test_truncated_pdf_is_a_load_error(tmp_path):
         load_one(path)
 
 
-def test_password_protected_pdf_is_a_load_error(tmp_path):
-    reader = pypdf.PdfReader(write(tmp_path / "plain.pdf", text_pdf("Secret text.")))
+def encrypted_pdf(tmp_path, text, user_password):
+    reader = pypdf.PdfReader(write(tmp_path / "plain.pdf", text_pdf(text)))
     writer = pypdf.PdfWriter(clone_from=reader)
-    writer.encrypt(user_password="pw", owner_password="owner", algorithm="RC4-128")
-    path = tmp_path / "locked.pdf"
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    path = tmp_path / "encrypted.pdf"
     with path.open("wb") as out:
         writer.write(out)
+    return path
+
+
+def test_password_protected_pdf_is_a_load_error(tmp_path):
     with pytest.raises(LoadError, match="^encrypted PDF"):
-        load_one(path)
+        load_one(encrypted_pdf(tmp_path, "Secret text.", user_password="pw"))
 
 
 def test_pdf_encrypted_only_against_editing_is_read(tmp_path):
-    reader = pypdf.PdfReader(write(tmp_path / "plain.pdf", text_pdf("Readable text.")))
-    writer = pypdf.PdfWriter(clone_from=reader)
-    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
-    path = tmp_path / "restricted.pdf"
-    with path.open("wb") as out:
-        writer.write(out)
-    (doc,) = load_one(path)
+    (doc,) = load_one(encrypted_pdf(tmp_path, "Readable text.", user_password=""))
     assert doc.text == "Readable text."
 
 
