@@ -6,13 +6,13 @@ LangChain's ChatPromptTemplate; literal braces are doubled.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 _HERE = Path(__file__).parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     path = _HERE / f"{name}.txt"
     if not path.is_file():

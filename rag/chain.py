@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Callable, Generator, Iterator
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.prompts import ChatPromptTemplate
@@ -36,10 +36,9 @@ History = list[dict[str, str]]  # [{"role": "user" | "assistant", "content": "..
 
 # Words that make a question lean on what was said before ("and his second one?").
 _REFERRING = set(
-    "he she his her him hers it its they their them this that these those there then also "
-    "er sie ihn ihm sein seine seiner seinen seinem ihr ihre ihrer ihren es dies diese dieser dort dann auch".split()
+    ["he", "she", "his", "her", "him", "hers", "it", "its", "they", "their", "them", "this", "that", "these", "those", "there", "then", "also", "er", "sie", "ihn", "ihm", "sein", "seine", "seiner", "seinen", "seinem", "ihr", "ihre", "ihrer", "ihren", "es", "dies", "diese", "dieser", "dort", "dann", "auch"]
 )
-_FOLLOW_UP_START = re.compile(r"^\s*(and|but|what about|how about|und|aber|was ist mit|wie steht es mit)\b", re.I)
+_FOLLOW_UP_START = re.compile(r"^\s*(and|but|what about|how about|und|aber|was ist mit|wie steht es mit)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -247,8 +246,12 @@ def resolve_backend(settings: Settings, requested: str | None) -> str:
     return backend
 
 
+def backend_label(settings: Settings, requested: str | None = None) -> str:
+    """Who will answer, as the UI and the evaluator show it: e.g. local:qwen2.5-1.5b-instruct."""
+    return _backend_name(settings, resolve_backend(settings, requested))
+
+
 def _backend_name(settings: Settings, backend: str) -> str:
-    """Who answered, as the UI and the evaluator show it."""
     if backend == "local":
         return f"local:{settings.model_path.rsplit('/', 1)[-1] if settings.model_path else 'qwen2.5-1.5b-instruct'}"
     if backend == "openai":

@@ -12,18 +12,19 @@ import json
 import os
 import sys
 import textwrap
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from index.store import IndexProblem
 from rag.answer import Answer
 from rag.chain import BACKENDS
 from rag.citations import citation_for
 from rag.embedders import EmbedderUnavailable
+from rag.engine import Engine
 from rag.llms import BackendUnavailable
 from rag.models import ModelUnavailable
-from rag.engine import Engine
 from rag.settings import Settings, SettingsError
 
 Command = Callable[[argparse.Namespace, Settings], int]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+
 import numpy as np
 from langchain_core.embeddings import Embeddings
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from index.store import IndexStore, Snapshot, check_embedder
 from rag.answer import Answer

@@ -23,10 +23,10 @@ import shutil
 import struct
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from rag.settings import cache_home
 

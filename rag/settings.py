@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CORPUS = PROJECT_ROOT / "data" / "demo"
@@ -79,7 +80,9 @@ class Settings:
     feedback_path: Path | None = None  # default: <index_dir>/../feedback.jsonl
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields changed (None leaves a field as it is), typed like the file's values."""
+        known = {f.name: f for f in fields(self)}
+        return dataclasses.replace(self, **{k: _coerce(known[k], v) for k, v in changes.items() if v is not None})
 
     @property
     def feedback_file(self) -> Path:

@@ -1,0 +1,317 @@
+"""The REST API against a real uvicorn server on loopback, over a temporary demo index.
+
+The server answers with the extractive backend (fast, no LLM). tests/test_browser.py
+starts its own with `running_server`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from rag.answer import Answer
+from rag.engine import Engine
+from rag.settings import Settings
+from ui.server import create_app
+
+RUTTE = "What are Rutte's three priorities?"
+ALLOWED_ORIGIN = "http://allowed.example"
+
+
+@dataclass
+class Server:
+    url: str
+    engine: Engine
+    settings: Settings
+    outbound: list[str] = field(default_factory=list)  # non-loopback connections the server process tried
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on a free loopback port, in a background thread."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _loopback(host: object) -> bool:
+    if host in ("localhost", None, b"localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host)).is_loopback
+    except ValueError:
+        return False
+
+
+def _watch_outbound(record: list[str]) -> None:
+    """Record connections and lookups to non-loopback hosts made off the main thread (the server's)."""
+
+    def hook(event: str, args: tuple) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return  # the tests themselves, not the server
+        if event == "socket.connect" and isinstance(args[1], tuple) and not _loopback(args[1][0]):
+            record.append(f"connect {args[1]}")
+        elif event == "socket.getaddrinfo" and not _loopback(args[0]):
+            record.append(f"lookup {args[0]!r}")
+
+    sys.addaudithook(hook)
+
+
+@contextmanager
+def running_server(root: Path) -> Iterator[Server]:
+    """The whole app on loopback over a fresh demo index in `root`, answering extractively."""
+    settings = Settings(
+        index_dir=root / "index",  # empty: the engine indexes the demo corpus on first use
+        llm_backend="extractive",
+        # These tests check plumbing, not the refusal threshold: keep the demo questions answered.
+        min_relevance=0.15,
+        openai_base_url="http://127.0.0.1:9/v1",  # nothing listens there: the openai backend fails fast
+        cors_origins=(ALLOWED_ORIGIN,),
+        max_upload_mb=0.05,
+        max_question_chars=300,
+        feedback_path=root / "feedback.jsonl",
+    )
+    engine = Engine(settings)
+    engine.snapshot()
+    outbound: list[str] = []
+    _watch_outbound(outbound)
+    with serving(create_app(settings, engine)) as url:
+        yield Server(url, engine, settings, outbound)
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("api-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(api_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api_server.url, timeout=60) as c:
+        yield c
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, str]]:
+    """(event, data) pairs of a server-sent event stream."""
+    events, event, data = [], "message", []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                events.append((event, "\n".join(data)))
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+    return events
+
+
+def test_health(client: httpx.Client) -> None:
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok"
+    assert health["documents"] >= 5 and health["chunks"] > 0
+    assert health["embedder"] and health["backend"] == "extractive"
+
+
+def test_ask_returns_the_answer_json_with_citations_into_passages(client: httpx.Client) -> None:
+    response = client.post("/api/ask", json={"question": RUTTE})
+    assert response.status_code == 200
+    data = response.json()
+    assert set(data) == {f.name for f in fields(Answer)}  # exactly Answer.to_json()
+    answer = Answer.from_json(data)
+    assert not answer.refused and answer.citations and answer.backend == "extractive"
+    for citation in answer.citations:
+        assert f"[{citation.n}]" in answer.answer
+        passage = answer.passages[citation.n - 1]
+        assert (citation.doc_id, citation.chunk_id) == (passage.doc_id, passage.chunk_id)
+
+
+def test_stream_sends_tokens_then_one_answer(client: httpx.Client) -> None:
+    with client.stream("POST", "/api/ask/stream", json={"question": RUTTE}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response)
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "token" and kinds[-1] == "answer" and kinds.count("answer") == 1
+    answer = Answer.from_json(json.loads(events[-1][1]))
+    assert "".join(data for kind, data in events if kind == "token").strip() == answer.answer.strip()
+
+
+def test_follow_up_uses_history(client: httpx.Client) -> None:
+    first = client.post("/api/ask", json={"question": RUTTE}).json()
+    history = [{"role": "user", "content": RUTTE}, {"role": "assistant", "content": first["answer"]}]
+    follow_up = client.post("/api/ask", json={"question": "And what is his second one?", "history": history}).json()
+    assert RUTTE in follow_up["standalone_question"]
+
+
+def test_backend_failure_is_a_503_or_an_error_event(client: httpx.Client) -> None:
+    response = client.post("/api/ask", json={"question": RUTTE, "backend": "openai"})
+    assert response.status_code == 503 and response.json()["detail"]
+    with client.stream("POST", "/api/ask/stream", json={"question": RUTTE, "backend": "openai"}) as response:
+        events = sse_events(response)
+    assert events[-1][0] == "error" and json.loads(events[-1][1])["detail"]
+
+
+def test_uploaded_text_is_searchable_right_away(client: httpx.Client) -> None:
+    text = b"Zorblax accord\n\nThe Zorblax accord on drone airspace was signed in Vilnius by Admiral Quentin Marlowe."
+    response = client.post("/api/documents", files=[("files", ("zorblax-accord.txt", text, "text/plain"))])
+    assert response.status_code == 200
+    [outcome] = response.json()["files"]
+    assert outcome["status"] == "added" and outcome["documents"] == ["zorblax-accord"]
+    answer = client.post("/api/ask", json={"question": "Who signed the Zorblax accord?"}).json()
+    assert any(c["doc_id"] == "zorblax-accord" for c in answer["citations"])
+    assert "zorblax-accord" in {d["doc_id"] for d in client.get("/api/documents").json()}
+
+
+def test_bad_files_are_reported_per_file_and_the_server_keeps_serving(client: httpx.Client, api_server: Server) -> None:
+    files = [
+        ("files", ("chart.png", b"\x89PNG\r\n\x1a\n\x00\x00", "image/png")),
+        ("files", ("empty.txt", b"", "text/plain")),
+        ("files", ("../../escape attempt.md", b"# Fine\n\nA perfectly good note about logistics.", "text/markdown")),
+    ]
+    outcomes = {o["file"]: o for o in client.post("/api/documents", files=files).json()["files"]}
+    assert outcomes["chart.png"]["status"] == "skipped" and "unsupported" in outcomes["chart.png"]["reason"]
+    assert outcomes["empty.txt"]["status"] == "skipped" and outcomes["empty.txt"]["reason"]
+    assert outcomes["../../escape attempt.md"]["status"] == "added"
+    assert (api_server.settings.index_dir.parent / "uploads" / "escape attempt.md").is_file()  # stayed inside
+    assert client.get("/api/health").json()["status"] == "ok"
+
+
+def test_delete_document(client: httpx.Client, api_server: Server) -> None:
+    client.post("/api/documents", files=[("files", ("short-lived.txt", b"A note that will be removed soon.", "text/plain"))])
+    assert client.delete("/api/documents/short-lived").json() == {"removed": ["short-lived"]}
+    assert "short-lived" not in {d["doc_id"] for d in client.get("/api/documents").json()}
+    assert not (api_server.settings.index_dir.parent / "uploads" / "short-lived.txt").exists()
+    missing = client.delete("/api/documents/short-lived")
+    assert missing.status_code == 404 and "short-lived" in missing.json()["detail"]
+
+
+def test_api_key_is_required_when_set(api_server: Server) -> None:
+    keyed = api_server.settings.replace(api_key="s3cret-key")
+    with serving(create_app(keyed, api_server.engine)) as url, httpx.Client(base_url=url) as c:
+        assert c.get("/api/health").status_code == 401
+        wrong = c.get("/api/health", headers={"X-API-Key": "s3cret-kex"})
+        assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
+        assert c.get("/api/health", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"question": "   "}, 422, "empty"),
+        ({"question": "x" * 301}, 422, "limit is 300"),
+        ({"question": RUTTE, "backend": "gpt-9"}, 422, "backend"),
+        ({"history": []}, 422, "question"),
+    ],
+)
+def test_bad_questions_get_clear_422s(client: httpx.Client, body: dict, status: int, message: str) -> None:
+    for path in ("/api/ask", "/api/ask/stream"):
+        response = client.post(path, json=body)
+        assert response.status_code == status
+        assert message in response.json()["detail"]
+
+
+def test_bad_json_and_oversize_bodies(client: httpx.Client, api_server: Server) -> None:
+    bad = client.post("/api/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and bad.json()["detail"] == "the request body is not valid JSON"
+
+    huge_history = [{"role": "user", "content": "x" * 100_000}] * 11
+    too_big = client.post("/api/ask", json={"question": RUTTE, "history": huge_history})
+    assert too_big.status_code == 413 and "too large" in too_big.json()["detail"]
+
+    big_file = b"word " * 12_000  # 60 kB against a 0.05 MB limit
+    upload = client.post("/api/documents", files=[("files", ("big.txt", big_file, "text/plain"))])
+    assert upload.status_code == 413
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit must hold while streaming
+        for _ in range(12):
+            yield b"x" * 100_000
+
+    streamed = client.post("/api/ask", content=chunked(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413
+    assert client.get("/api/health").status_code == 200
+
+
+def test_cors_allows_only_listed_origins(client: httpx.Client) -> None:
+    allowed = client.get("/api/health", headers={"Origin": ALLOWED_ORIGIN})
+    assert allowed.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
+    other = client.get("/api/health", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+    preflight = client.options("/api/ask", headers={
+        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-api-key"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+def test_viewer_escapes_and_highlights_and_404s(client: httpx.Client) -> None:
+    client.post("/api/documents", files=[("files", ("tags.txt", b"Before <b>bold</b> & after.", "text/plain"))])
+    page = client.get("/sources/tags", params={"start": 7, "end": 18})
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert 'Before <mark id="cited">&lt;b&gt;bold&lt;/b&gt;</mark> &amp; after.' in page.text
+    missing = client.get("/sources/no-such-document")
+    assert missing.status_code == 404 and "no-such-document" in missing.text
+
+
+def test_openapi_docs_are_served_locally(client: httpx.Client) -> None:
+    assert "/api/ask/stream" in client.get("/openapi.json").json()["paths"]
+    docs = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_widget_assets_and_demo(client: httpx.Client, api_server: Server) -> None:
+    assert client.get("/widget.js").headers["content-type"].startswith("text/javascript")
+    assert "frame-ancestors *" in client.get("/widget").headers["content-security-policy"]
+    demo = client.get("/embed-demo").text
+    assert f"&lt;script src=&quot;{api_server.url}/widget.js&quot;" in demo  # shown, escaped
+    assert f'<script src="{api_server.url}/widget.js"' in demo  # and live
+
+
+def test_server_made_no_outbound_connections(api_server: Server) -> None:
+    assert api_server.outbound == []
+
+
+def test_serve_warns_when_exposed_beyond_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from rag.cli import main
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: served.update(app=app, host=host, port=port))
+    assert main(["--index", str(tmp_path / "index"), "serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    warning = capsys.readouterr().err
+    assert "every network interface" in warning and "RAG_API_KEY" in warning
+    assert (served["host"], served["port"]) == ("0.0.0.0", 8123)
+    assert served["app"].state.settings.feedback_file == tmp_path / "feedback.jsonl"
+
+    main(["--index", str(tmp_path / "index"), "serve"])
+    assert "warning" not in capsys.readouterr().err and served["host"] == "127.0.0.1"

@@ -1,0 +1,251 @@
+"""The chat, the source viewer and the widget in headless Chromium against a real server.
+
+Every test also checks that neither the browser nor the server reached any host but 127.0.0.1.
+Screenshots of the chat, the viewer and the widget go to docs/screenshot-*.png.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from test_api import RUTTE, Server, running_server  # tests/ is on sys.path under pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    # Without these Chromium phones home for updates, field trials and sync at start.
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+HOSTILE = (
+    "Operation Nightjar briefing note\n\n"
+    "The Nightjar exercise is commanded by Colonel Ilse Varga <script>window.__pwned=1</script> "
+    "and takes place near Tallinn in May.\n\n"
+    'Colonel Varga reports to the Baltic command. <img src=x onerror="window.__pwned=1">\n'
+)
+NIGHTJAR = "Who commands the Nightjar exercise?"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: apt-get install chromium"),
+]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("browser-server")) as server:
+        yield server
+
+
+# Module scope: while Playwright's sync API is up, asyncio sees a running loop in the main
+# thread, which would break later test files that call asyncio.run().
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def context(browser: object, server: Server) -> Iterator[object]:
+    """A fresh browser context that fails the test if the browser or the server reached beyond loopback."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    hosts: set[str] = set()
+    context.on("request", lambda request: hosts.add(urlsplit(request.url).hostname or request.url))
+    yield context
+    context.close()
+    assert hosts <= {"127.0.0.1"}, f"requests left loopback: {sorted(hosts - {'127.0.0.1'})}"
+    assert server.outbound == []
+
+
+@pytest.fixture(scope="session")
+def host_site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An intranet page on a second loopback port, with the snippet and styles that would clash."""
+    root = tmp_path_factory.mktemp("host-site")
+    (root / "index.html").write_text(
+        "<!doctype html><html><head><title>Intranet</title><style>"
+        "body { margin: 0; font-family: Georgia, serif; background: #f4f1ea; color: #333; }"
+        "header { padding: 18px 40px; background: #3b3b58; color: #fff; font-size: 22px; }"
+        "main { max-width: 640px; padding: 10px 40px; line-height: 1.6; }"
+        "button { background: rgb(255, 0, 0) !important; }"  # must not reach the widget
+        "</style></head><body><header>Team intranet</header><main><h2>Notices</h2>"
+        "<p>The quarterly readiness review moves to Thursday. Briefing packs are due on Wednesday noon.</p>"
+        "<p>Questions about the alliance's leadership change? Ask the briefing bot in the corner.</p></main>"
+        f'<script src="{server.url}/widget.js" data-title="Briefing bot" async></script></body></html>',
+        encoding="utf-8",
+    )
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
+        httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def open_chat(context: object, server: Server) -> object:
+    page = context.new_page()
+    page.add_init_script("""
+        window.__sawStreaming = false;
+        new MutationObserver(() => {
+            if (document.querySelector('#rag-chat .rag-streaming')) window.__sawStreaming = true;
+        }).observe(document, {subtree: true, childList: true});
+    """)
+    page.goto(server.url + "/")
+    page.wait_for_selector("#rag-question textarea")
+    return page
+
+
+def ask_in_chat(page: object, question: str) -> object:
+    """Ask and wait for the finished answer; returns the last assistant message."""
+    before = page.locator("#rag-chat .rag-footer").count()
+    page.fill("#rag-question textarea", question)
+    page.click("#rag-ask")
+    page.wait_for_function(f"document.querySelectorAll('#rag-chat .rag-footer').length > {before}")
+    return page.locator("#rag-chat .message-row").last
+
+
+def assert_not_pwned(page_or_frame: object) -> None:
+    assert page_or_frame.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_chat_streams_a_cited_answer_that_opens_the_source(context: object, server: Server) -> None:
+    page = open_chat(context, server)
+    answer = ask_in_chat(page, RUTTE)
+    assert page.evaluate("window.__sawStreaming")
+    cite = answer.locator("a.rag-cite").first
+    assert re.fullmatch(r"\[\d+\]", cite.inner_text())
+    assert cite.get_attribute("target") == "_blank"
+    assert "answered by extractive" in answer.locator(".rag-footer").inner_text()
+    sources = page.locator("#rag-sources .rag-source")
+    assert sources.count() >= 1 and "· en" in sources.first.inner_text()
+
+    german = ask_in_chat(page, "Wer lädt zum Gipfel in Ramstein ein?")
+    assert german.locator("a.rag-cite").count() >= 1
+    assert "· de" in page.locator("#rag-sources .rag-source").first.inner_text()
+    page.screenshot(path=str(DOCS / "screenshot-chat.png"), full_page=True)
+
+    with context.expect_page() as opened:
+        german.locator("a.rag-cite").first.click()
+    viewer = opened.value
+    viewer.wait_for_load_state()
+    mark = viewer.locator("mark#cited")
+    assert mark.is_visible() and "Ramstein" in mark.inner_text()
+    box = mark.bounding_box()
+    assert box is not None and 0 <= box["y"] < viewer.viewport_size["height"]
+    viewer.screenshot(path=str(DOCS / "screenshot-viewer.png"))
+
+
+def test_refusal_is_a_notice_that_lists_the_nearest_passages(context: object, server: Server) -> None:
+    page = open_chat(context, server)
+    answer = ask_in_chat(page, "What is the boiling point of mercury in Kelvin?")
+    assert answer.locator(".rag-refusal").is_visible()
+    assert "not in the documents" in answer.locator(".rag-footer").inner_text()
+    assert "Nearest passages" in page.locator("#rag-sources h3").inner_text()
+    assert page.locator("#rag-sources .rag-source").count() >= 1
+
+
+def test_feedback_with_a_comment_is_stored(context: object, server: Server) -> None:
+    page = open_chat(context, server)
+    ask_in_chat(page, RUTTE)
+    page.locator("#rag-chat button[aria-label='Dislike']").last.click()
+    page.locator("#rag-comment textarea").fill("Lists only one of the three priorities.")
+    page.locator("#rag-comment button").click()
+    page.wait_for_selector("#rag-comment", state="hidden")
+    lines = server.settings.feedback_file.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    last = entries[-1]
+    assert last["vote"] == "down" and last["comment"] == "Lists only one of the three priorities."
+    assert last["question"] == RUTTE and last["citations"] and last["timestamp"]
+    assert entries[-2]["answer_id"] == last["answer_id"] and entries[-2]["comment"] == ""
+
+
+def test_uploaded_hostile_document_never_runs_anywhere(context: object, server: Server, host_site: str,
+                                                      tmp_path: Path) -> None:
+    hostile, bad = tmp_path / "nightjar.txt", tmp_path / "diagram.png"
+    hostile.write_text(HOSTILE, encoding="utf-8")
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n")
+    page = open_chat(context, server)
+    page.click("button[role=tab][data-tab-id=documents]")
+    page.set_input_files("#rag-upload input[type=file]", [str(hostile), str(bad)])
+    page.wait_for_selector("#rag-upload :text('nightjar.txt')")
+    page.click("#rag-add")
+    report = page.locator("#rag-upload-report")
+    report.locator("td:text-is('added')").wait_for()
+    assert "unsupported file type .png" in report.inner_text()
+    assert "nightjar" in page.locator("#rag-documents").inner_text()
+
+    page.click("button[role=tab][data-tab-id=ask]")
+    answer = ask_in_chat(page, NIGHTJAR)
+    assert "<script>" in answer.inner_text()  # shown as text
+    assert "<script>" in page.locator("#rag-sources").inner_text()
+    assert_not_pwned(page)
+
+    with context.expect_page() as opened:
+        answer.locator("a.rag-cite").first.click()
+    viewer = opened.value
+    viewer.wait_for_load_state()
+    assert "<script>window.__pwned=1</script>" in viewer.locator("article").inner_text()
+    assert viewer.locator("article script, article img").count() == 0
+    assert_not_pwned(viewer)
+
+    host = context.new_page()
+    host.goto(host_site)
+    frame = _open_widget(host)
+    _ask_in_widget(frame, NIGHTJAR)
+    assert "<script>" in frame.locator(".w-bot").last.inner_text()
+    assert_not_pwned(frame)
+    assert_not_pwned(host)
+
+
+def _open_widget(host: object) -> object:
+    host.locator("[data-rag-widget] button.launcher").click()
+    host.frame_locator("[data-rag-widget] iframe").locator("#w-question").wait_for()
+    return host.frame(url=lambda url: urlsplit(url).path == "/widget")
+
+
+def _ask_in_widget(frame: object, question: str) -> None:
+    before = frame.locator(".w-footer").count()
+    frame.locator("#w-question").fill(question)
+    frame.locator("#w-send").click()
+    frame.locator(".w-footer").nth(before).wait_for()
+
+
+def test_widget_answers_on_a_page_of_another_origin(context: object, server: Server, host_site: str) -> None:
+    host = context.new_page()
+    host.goto(host_site)
+    launcher = host.locator("[data-rag-widget] button.launcher")
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") != "rgb(255, 0, 0)"
+    frame = _open_widget(host)
+    frame.locator(".w-example").first.click()  # the first example is the Rutte question
+    frame.locator(".w-footer").first.wait_for()
+    bot = frame.locator(".w-bot").first
+    link = bot.locator(".w-text a").first
+    assert re.fullmatch(r"\[\d+\]", link.inner_text())
+    assert link.get_attribute("href").startswith("/sources/")
+    assert "answered by extractive" in bot.locator(".w-footer").inner_text()
+
+    _ask_in_widget(frame, "And who did he take over from?")
+    assert "Stoltenberg" in frame.locator(".w-bot").last.inner_text()
+    host.screenshot(path=str(DOCS / "screenshot-widget.png"))
+
+
+def test_api_docs_work_offline(context: object, server: Server) -> None:
+    page = context.new_page()
+    page.goto(server.url + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert page.locator(".opblock-summary-path[data-path='/api/ask']").count() == 1

@@ -1,0 +1,169 @@
+"""The REST API for embedding teams: ask (plain or streamed), manage documents, health.
+
+Every answer is `Answer.to_json()`, exactly what `rag ask --json` prints.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, File, HTTPException, Request, Security, UploadFile
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from rag.answer import Answer
+from rag.chain import backend_label
+from rag.engine import Engine
+from rag.llms import BackendUnavailable
+from rag.settings import Settings
+from ui.documents import document_rows, forget_upload, ingest_uploads, save_upload
+
+# Answering is CPU-bound: running more answers at once than there are cores only
+# thrashes them, and threads woken by the engine's (unfair) locks can starve for
+# a minute under load. Answers beyond this many wait in a first-come queue instead.
+ANSWER_SLOTS = max(2, os.cpu_count() or 2)
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="Required when the server runs with RAG_API_KEY set.")
+
+
+class ChatMessage(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question; at most `max_question_chars` characters.")
+    history: list[ChatMessage] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
+    backend: Literal["auto", "local", "openai", "extractive"] | None = Field(
+        default=None, description="Who answers; default: the server's `llm_backend` setting.")
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def settings_of(request: Request) -> Settings:
+    """The server's settings (key, limits); the engine answers with its own."""
+    return request.app.state.settings
+
+
+def _answer_slots(request: Request) -> anyio.CapacityLimiter:
+    # Created on first use: a limiter belongs to the running event loop.
+    if getattr(request.app.state, "answer_slots", None) is None:
+        request.app.state.answer_slots = anyio.CapacityLimiter(ANSWER_SLOTS)
+    return request.app.state.answer_slots
+
+
+def require_api_key(request: Request, key: str | None = Security(_api_key_header)) -> None:
+    expected = settings_of(request).api_key
+    # compare_digest: the time taken must not tell an attacker how much of a guess was right.
+    if expected and not hmac.compare_digest((key or "").encode(), expected.encode()):
+        raise HTTPException(401, "missing or wrong X-API-Key header")
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)], tags=["api"])
+
+
+def checked_question(body: AskRequest, settings: Settings) -> str:
+    question = body.question.strip()
+    if not question:
+        raise HTTPException(422, "the question is empty")
+    if len(question) > settings.max_question_chars:
+        raise HTTPException(
+            422, f"the question has {len(question)} characters: the limit is {settings.max_question_chars}")
+    return question
+
+
+def _history(body: AskRequest) -> list[dict[str, str]]:
+    return [message.model_dump() for message in body.history]
+
+
+@router.post("/ask", summary="Answer a question with citations", response_model=Answer)
+async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+    engine = engine_of(request)
+    question = checked_question(body, settings_of(request))
+    try:
+        answer = await anyio.to_thread.run_sync(partial(engine.ask, question, _history(body), body.backend),
+                                                limiter=_answer_slots(request))
+    except BackendUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return answer.to_json()
+
+
+async def ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
+    """Server-sent events: `token` (answer text as generated), then one `answer` (the Answer JSON);
+    `error` (JSON with `detail`) if answering fails midway."""
+    engine = engine_of(request)
+    question = checked_question(body, settings_of(request))
+    stream = engine.ask_stream(question, _history(body), body.backend)
+    return EventSourceResponse(_answer_events(stream, _answer_slots(request)))
+
+
+router.add_api_route("/ask/stream", ask_stream, methods=["POST"], summary="Answer a question, streamed as SSE",
+                     response_class=EventSourceResponse)
+
+
+async def _answer_events(stream: Iterator[str | Answer], slots: anyio.CapacityLimiter) -> AsyncIterator[ServerSentEvent]:
+    # The slot is held for the whole answer, not per token: the local model's lock is held
+    # across tokens, so a stream waiting for a slot mid-answer could deadlock with it.
+    borrower, done = object(), object()
+    await slots.acquire_on_behalf_of(borrower)
+    try:
+        while (item := await anyio.to_thread.run_sync(next, stream, done)) is not done:
+            if isinstance(item, Answer):
+                yield ServerSentEvent(json.dumps(item.to_json(), ensure_ascii=False), event="answer")
+            else:
+                yield ServerSentEvent(item, event="token")
+    except Exception as exc:  # noqa: BLE001  (the response has started: an error can only travel as an event)
+        yield ServerSentEvent(json.dumps({"detail": f"{type(exc).__name__}: {exc}"}), event="error")
+    finally:
+        # A client that hangs up mid-answer must not leave the generator (and the LLM lock it holds) open.
+        close = getattr(stream, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(close)
+        slots.release_on_behalf_of(borrower)
+
+
+@router.get("/documents", summary="The documents in the index")
+async def list_documents(request: Request) -> list[dict[str, Any]]:
+    return await run_in_threadpool(document_rows, engine_of(request))
+
+
+@router.post("/documents", summary="Upload files into the index (txt, md, html, pdf, docx, jsonl)")
+async def upload_documents(request: Request, files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
+    engine = engine_of(request)
+    saved = [(f.filename or "upload", await run_in_threadpool(save_upload, settings_of(request), f.filename or "", f.file))
+             for f in files]
+    outcomes = await run_in_threadpool(ingest_uploads, engine, saved)
+    return {"files": [outcome.to_json() for outcome in outcomes]}
+
+
+@router.delete("/documents/{doc_id:path}", summary="Remove a document from the index")
+async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
+    engine = engine_of(request)
+    document = (await run_in_threadpool(engine.snapshot)).documents.get(doc_id)
+    if document is None:
+        raise HTTPException(404, f"no document with id {doc_id!r}")
+    removed = await run_in_threadpool(engine.remove, [doc_id])
+    await run_in_threadpool(forget_upload, engine, settings_of(request), document.origin)
+    return {"removed": removed}
+
+
+@router.get("/health", summary="Is the server up, and what does it serve")
+async def health(request: Request) -> dict[str, Any]:
+    engine = engine_of(request)
+    stats = await run_in_threadpool(engine.stats)
+    return {"status": "ok", "documents": stats.documents, "chunks": stats.chunks, "embedder": stats.embedder,
+            "backend": backend_label(engine.settings)}

@@ -1,0 +1,92 @@
+"""One FastAPI app: REST API, source viewer, widget, offline API docs, and the Gradio chat at `/`.
+
+Routes are registered before Gradio is mounted at `/`, which would otherwise
+catch every path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, JSONResponse
+
+from rag.engine import Engine
+from rag.settings import Settings
+from ui import api, viewer, widget
+from ui.chat import ASSETS, build_chat, theme
+from ui.limits import JSON_BODY_LIMIT, BodyLimit
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+API_DESCRIPTION = """Cited answers from your own documents.
+
+When the server runs with an API key (`RAG_API_KEY`), every `/api` request needs the
+header `X-API-Key`. Answers are the same JSON that `rag ask --json` prints."""
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(title="Briefing bot", description=API_DESCRIPTION, version="1", docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = engine or Engine(settings)
+
+    upload_limit = int(settings.max_upload_mb * 1_000_000)
+
+    def body_limit(path: str) -> int | None:
+        if path.startswith("/api/documents"):
+            return upload_limit
+        if path.startswith("/api/") or path == "/widget/ask/stream":
+            return JSON_BODY_LIMIT
+        return None
+
+    app.add_middleware(BodyLimit, limit_for=body_limit)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type", "X-API-Key"],
+    )
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    app.include_router(api.router)
+    app.include_router(viewer.router)
+    app.include_router(widget.router)
+    app.mount("/ui-assets", StaticFiles(directory=ASSETS), name="ui-assets")
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        # FastAPI's stock page loads Swagger UI from a CDN; these files ship with fastapi-offline.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Briefing bot API", swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="/docs-assets/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},  # else Swagger UI sends the spec to validator.swagger.io
+        )
+
+    return gr.mount_gradio_app(
+        app, build_chat(app.state.engine, settings), path="/", theme=theme(), css_paths=[ASSETS / "chat.css"],
+        footer_links=[], run_history=False, mcp_server=False, ssr_mode=False, pwa=False,
+        max_file_size=upload_limit, show_error=True,
+    )
+
+
+async def _validation_error(request: Request, exc: Any) -> JSONResponse:
+    """422 with a sentence a person can act on, plus FastAPI's details for programs."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        message = "the request body is not valid JSON"
+    else:
+        message = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errors)
+    return JSONResponse({"detail": message, "errors": _plain(errors)}, status_code=422)
+
+
+def _plain(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The raw errors may hold the offending bytes or exception objects, which JSON cannot carry.
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))} for e in errors]

@@ -1,0 +1,68 @@
+"""The embeddable widget: its loader script, the small chat page it frames, and a demo page.
+
+The loader (`/widget.js`) puts a button and a panel on the host page inside a Shadow
+DOM, so neither page's styles leak into the other; the panel frames `/widget`, a chat
+page served from here, so the widget needs no CORS and works from any origin.
+
+`/widget/ask/stream` is `/api/ask/stream` without the API key: the key guards the REST
+API for programs, while the widget is the chat UI, as open as the chat at `/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, HTMLResponse
+
+from ui.api import ask_stream
+from ui.examples import EXAMPLE_QUESTIONS
+from ui.render import esc, page_html, page_response
+
+ASSETS = Path(__file__).parent / "assets"
+router = APIRouter(include_in_schema=False)
+router.add_api_route("/widget/ask/stream", ask_stream, methods=["POST"])
+
+
+def snippet(base_url: str, title: str = "Briefing bot") -> str:
+    return f'<script src="{esc(base_url)}/widget.js" data-title="{esc(title)}" async></script>'
+
+
+@router.get("/widget.js")
+async def loader() -> FileResponse:
+    return FileResponse(ASSETS / "widget.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/widget")
+async def widget_page(request: Request) -> HTMLResponse:
+    limit = request.app.state.settings.max_question_chars
+    examples = "".join(f'<button type="button" class="w-example">{esc(q)}</button>' for q in EXAMPLE_QUESTIONS)
+    body = (
+        '<div class="w-app"><ol class="w-log" id="w-log" aria-live="polite">'
+        '<li class="w-hello"><p>Ask about the documents. Every answer cites its sources; '
+        f'click a number to read the passage.</p><div class="w-examples">{examples}</div></li></ol>'
+        '<form class="w-form" id="w-form"><label class="w-sr" for="w-question">Your question</label>'
+        f'<textarea id="w-question" rows="1" maxlength="{limit}" placeholder="Ask a question…" required></textarea>'
+        '<button type="submit" id="w-send">Send</button></form></div>'
+    )
+    # Framing is the point of this page, from whichever origin embeds the snippet.
+    return page_response(page_html("Briefing bot", body, styles=("widget.css",), scripts=("widget-chat.js",)),
+                         frame_ancestors="*")
+
+
+@router.get("/embed-demo")
+async def embed_demo(request: Request) -> HTMLResponse:
+    base = str(request.base_url).rstrip("/")
+    code = snippet(base)
+    body = (
+        '<main class="page narrow"><p class="eyebrow">Embeddable widget</p><h1>Put the chat on your page</h1>'
+        "<p>Paste this one line anywhere in your page's HTML. It adds a chat button in the lower right corner; "
+        "the panel it opens runs on this server, so your page's styles and scripts are untouched.</p>"
+        f'<div class="snippet"><pre><code id="snippet">{esc(code)}</code></pre>'
+        '<button type="button" id="copy-snippet">Copy</button></div>'
+        "<p><code>data-title</code> sets the panel's heading. The widget asks through "
+        "<code>/widget/ask/stream</code>; programs use the REST API described at <a href=\"/docs\">/docs</a>.</p>"
+        "<p>This page includes the snippet itself: try the button in the corner.</p></main>"
+        f"{code}"
+    )
+    return page_response(page_html("Embed the briefing bot", body, scripts=("embed-demo.js",)))
