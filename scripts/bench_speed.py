@@ -73,27 +73,42 @@ def latency_at_sizes(bench: Path, workdir: Path, sizes: list[int]) -> None:
             rows.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
         keep = {c.doc_id for c in chunks[:size]}
         docs = [d for d in docs if d.doc_id in keep]
-        settings = Settings(index_dir=workdir / f"size-{size}")
-        store = IndexStore(settings.index_dir)
-        started = time.perf_counter()
-        with store.lock():
-            store.commit(snap.manifest.embedder, snap.manifest.dim, docs, chunks[:size],
-                         np.concatenate(rows)[:size], settings.exact_search_max)
-        build = time.perf_counter() - started
-        before = rss_mb()
-        engine = Engine(settings, auto_demo=False)
-        engine.snapshot()
-        ram = rss_mb() - before
-        engine.search(questions[0])
-        times = []
-        for q in questions:
+        # Both FAISS kinds side by side from 10k chunks on: the threshold between them
+        # (Settings.exact_search_max) comes from this comparison.
+        kinds = {"flat": size} if size < 10_000 else {"flat": size, "ivf": 0}
+        exact_ids: list[list[str]] = []
+        for kind, exact_max in kinds.items():
+            settings = Settings(index_dir=workdir / f"size-{size}-{kind}", exact_search_max=exact_max)
+            store = IndexStore(settings.index_dir)
             started = time.perf_counter()
-            engine.search(q)
-            times.append((time.perf_counter() - started) * 1000)
-        disk = store.size_on_disk() / 1e6
-        print(f"query   {size:>7,} chunks ({engine.stats().vector_index}): p50 {np.percentile(times, 50):5.1f} ms  "
-              f"p95 {np.percentile(times, 95):5.1f} ms | build {build:5.1f} s | disk {disk / size * 1000:.2f} MB "
-              f"and RAM {ram / size * 1000:.2f} MB per 1k chunks")
+            with store.lock():
+                store.commit(snap.manifest.embedder, snap.manifest.dim, docs, chunks[:size],
+                             np.concatenate(rows)[:size], settings.exact_search_max)
+            build = time.perf_counter() - started
+            before = rss_mb()
+            engine = Engine(settings, auto_demo=False)
+            engine.snapshot()
+            ram = rss_mb() - before
+            engine.search(questions[0])
+            times, found = [], []
+            for q in questions:
+                started = time.perf_counter()
+                found.append([p.chunk_id for p in engine.search(q, k=10, mode="dense")])
+                times.append((time.perf_counter() - started) * 1000)
+            if kind == "flat":
+                exact_ids = found
+            overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact_ids)])
+            disk = store.size_on_disk() / 1e6
+            print(f"query   {size:>7,} chunks ({kind:4}): p50 {np.percentile(times, 50):5.1f} ms  "
+                  f"p95 {np.percentile(times, 95):5.1f} ms | dense top-10 overlap with exact {overlap:.3f} | "
+                  f"build {build:5.1f} s | disk {disk / size * 1000:.2f} MB and RAM {ram / size * 1000:.2f} MB per 1k chunks")
+            hybrid = []
+            for q in questions:
+                started = time.perf_counter()
+                engine.search(q)
+                hybrid.append((time.perf_counter() - started) * 1000)
+            print(f"        hybrid search (dense + BM25 + title links): p50 {np.percentile(hybrid, 50):5.1f} ms  "
+                  f"p95 {np.percentile(hybrid, 95):5.1f} ms")
 
 
 def cold_start(workdir: Path) -> None:

@@ -10,7 +10,8 @@ dev=false
 [ "${1:-}" = "--dev" ] && dev=true
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+# Some machines list package folders that do not exist; pip warns about each once per package.
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2> >(grep -v "^WARNING: Location" >&2); }
 pip install --upgrade pip wheel
 
 # The CPU build of torch first: left to itself, sentence-transformers pulls the
