@@ -31,7 +31,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from eval.benchmark import Question
 from eval.metrics import RANKING_DEPTH, unique_in_order
 from rag.answer import Answer
-from rag.chain import AnswerChain
+from rag.chain import AnswerChain, backend_label
 from rag.engine import Engine
 from rag.llms import make_chat_model
 from rag.retrieval import Mode, Passage
@@ -187,7 +187,8 @@ class LangChainRecipe:
         usage = message.usage_metadata or {}
         return Answer(
             question=question, answer=text, citations=[], passages=passages,
-            refused=not text or bool(_DONT_KNOW.search(text)), confidence=0.0, backend=backend,
+            refused=not text or bool(_DONT_KNOW.search(text)), confidence=0.0,
+            backend=backend_label(self.settings, backend),
             timings={"retrieve": round(retrieved - started, 4), "generate": round(done - retrieved, 4),
                      "total": round(done - started, 4)},
             standalone_question=question,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from eval.benchmark import Bench, Corpus, Question, read_questions
 

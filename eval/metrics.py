@@ -6,7 +6,7 @@ import math
 import re
 import string
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from eval.benchmark import Question
 from rag.answer import Answer

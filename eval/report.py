@@ -11,16 +11,18 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display on servers and CI; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from eval.metrics import SCORE_NAMES  # noqa: E402
+from eval.metrics import SCORE_NAMES
 
 LABELS = {
     "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
@@ -174,16 +176,18 @@ def group_plot(pipelines: dict[str, Any], metrics: Sequence[str] = ("recall@5", 
                       fontsize=8)
         ax.set(ylabel=LABELS[metric], ylim=(0, 1.02))
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=8, ncols=len(pipelines))
+    axes[0, 0].legend(fontsize=8, ncols=len(pipelines), loc="lower left", bbox_to_anchor=(0, 1.02))
     fig.tight_layout()
     return _png(fig)
 
 
 def latency_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    for name in dict.fromkeys(r["pipeline"] for r in rows):
-        totals = [r["answer"]["timings"].get("total", 0.0) for r in rows if r["pipeline"] == name]
-        ax.hist(totals, bins=20, histtype="step", linewidth=1.5, label=name)
+    totals = {name: [r["answer"]["timings"].get("total", 0.0) for r in rows if r["pipeline"] == name]
+              for name in dict.fromkeys(r["pipeline"] for r in rows)}
+    edges = np.histogram_bin_edges([t for values in totals.values() for t in values] or [0.0], bins=24)
+    for name, values in totals.items():  # shared bins, or the pipelines cannot be compared by eye
+        ax.hist(values, bins=edges, histtype="step", linewidth=1.5, label=name)
     ax.set(xlabel="seconds per answer", ylabel="questions")
     ax.legend()
     return _png(fig)

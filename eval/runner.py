@@ -2,27 +2,32 @@
 score the answers, and keep a per-question log that an interrupted run resumes from.
 
 Index cache: `cache_home()/eval/<bench>-<key>/index`, where the key hashes the
-corpus content, the embedder and the chunk settings, so a second run (or another
-backend) reuses the index and any change to what it depends on builds a new one.
+corpus content, the embedder, the chunk settings and the indexing code, so a second
+run (or another backend) reuses the index and any change to what it depends on
+builds a new one.
 
 Resume: results.jsonl gets one line per (pipeline, question), flushed as soon as the
 question is scored. Each line carries the run's fingerprint (settings that change
-answers, the backend, what the index holds); a restart skips the (pipeline,
-question) pairs already answered under the same fingerprint and the same question.
+answers, the backend, what the index holds, the answering code and prompts); a
+restart skips the (pipeline, question) pairs already answered under the same
+fingerprint and the same question.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from tqdm import tqdm
 
+import prompts
 from eval.baselines import Pipeline, make_pipeline
 from eval.benchmark import Bench, Question, question_from_json
 from eval.metrics import mean_scores, percentiles, recall_curve, score_question
@@ -33,6 +38,12 @@ from rag.settings import Settings, cache_home
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
+
+# Results depend on code as much as on settings: after a change to the chunker, a
+# cached index would silently measure the old behaviour, and after a change to the
+# chain or a prompt, a resumed run would mix answers of two versions.
+_INDEX_CODE = ("rag.loaders", "rag.chunking", "rag.ingest", "index.store", "index.lexical", "index.vectors")
+_ANSWER_CODE = ("rag.retrieval", "rag.chain", "rag.extractive", "rag.citations", "rag.llms", "eval.baselines")
 
 # Settings that change neither retrieval nor answers: left out of the fingerprint.
 _NOT_FINGERPRINTED = {
@@ -59,6 +70,7 @@ class Run:
     pipelines: tuple[str, ...]
     out_dir: Path
     fingerprint: str
+    code: str  # code_version() when the run started
 
 
 def bench_engine(bench: Bench, settings: Settings, explicit_index: bool, show_progress: bool) -> Engine:
@@ -80,13 +92,23 @@ def bench_engine(bench: Bench, settings: Settings, explicit_index: bool, show_pr
 
 def index_key(bench: Bench, settings: Settings) -> str:
     assert bench.corpus is not None
-    parts = [bench.corpus.fingerprint(), settings.embedder, settings.chunk_tokens, settings.chunk_overlap,
-             settings.exact_search_max]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps([bench.corpus.fingerprint(), settings.embedder, settings.chunk_tokens,
+                                        settings.chunk_overlap, settings.exact_search_max]).encode())
+    digest.update(code_digest(_INDEX_CODE))
+    return digest.hexdigest()[:12]
 
 
-def fingerprint(engine: Engine, backend: str) -> str:
-    """What the answers depend on: settings, backend and the exact indexed documents and chunks."""
+def code_digest(modules: Sequence[str]) -> bytes:
+    digest = hashlib.sha256()
+    for module in modules:
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, module
+        digest.update(Path(spec.origin).read_bytes())
+    return digest.digest()
+
+
+def fingerprint(engine: Engine, backend: str, code: str) -> str:
+    """What the answers depend on: settings, backend, the exact indexed documents and chunks, and code."""
     snapshot = engine.snapshot()
     digest = hashlib.sha256(json.dumps(fingerprinted_settings(engine.settings, backend), sort_keys=True).encode())
     for doc_id in sorted(snapshot.documents):
@@ -94,7 +116,16 @@ def fingerprint(engine: Engine, backend: str) -> str:
     for chunk in snapshot.chunks:
         digest.update(f"{chunk.chunk_id}\0{chunk.start}\0{chunk.end}\n".encode())
     digest.update(snapshot.manifest.embedder.encode())
+    digest.update(code.encode())
     return digest.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """A digest of the code and prompts that produce the answers, recorded with every run."""
+    digest = hashlib.sha256(code_digest(_INDEX_CODE + _ANSWER_CODE))
+    for prompt in sorted(Path(prompts.__file__).parent.glob("*.txt")):
+        digest.update(prompt.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def fingerprinted_settings(settings: Settings, backend: str) -> dict[str, Any]:
@@ -105,9 +136,10 @@ def fingerprinted_settings(settings: Settings, backend: str) -> dict[str, Any]:
 
 def prepare(bench: Bench, engine: Engine, backend: str | None, pipelines: Sequence[str], out_dir: Path | None) -> Run:
     resolved = resolve_backend(engine.settings, backend)
-    fp = fingerprint(engine, resolved)
+    code = code_version()
+    fp = fingerprint(engine, resolved, code)
     out = out_dir or Path("runs") / f"{bench.name}-{resolved}-{fp[:8]}"
-    return Run(bench, engine, resolved, tuple(pipelines), out, fp)
+    return Run(bench, engine, resolved, tuple(pipelines), out, fp, code)
 
 
 def select_questions(questions: Sequence[Question], limit: int | None = None,
@@ -129,8 +161,9 @@ def execute(run: Run, show_progress: bool = True) -> Outcome:
     done = load_results(run.out_dir / RESULTS, run.fingerprint)
     todo = [(name, q) for name in run.pipelines for q in run.bench.questions
             if done.get((name, q.id), {}).get("question") != q.to_json()]
-    bar = tqdm(total=len(run.pipelines) * len(run.bench.questions), initial=len(run.pipelines) * len(
-        run.bench.questions) - len(todo), desc=f"eval {run.bench.name}", unit="q", disable=not show_progress)
+    total = len(run.pipelines) * len(run.bench.questions)
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"eval {run.bench.name}", unit="q",
+               disable=not show_progress)
     with (run.out_dir / RESULTS).open("a", encoding="utf-8") as log:
         pipeline: Pipeline | None = None
         for name, question in todo:
@@ -201,6 +234,7 @@ def summarize(run: Run, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "questions": len(run.bench.questions),
         "backend": run.backend,
         "fingerprint": run.fingerprint,
+        "code": run.code,
         "settings": fingerprinted_settings(run.engine.settings, run.backend),
         "pipelines": {name: pipeline_summary([r for r in rows if r["pipeline"] == name]) for name in run.pipelines},
     }
