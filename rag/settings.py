@@ -59,7 +59,7 @@ class Settings:
     n_threads: int = 0  # 0: all cores
     max_answer_tokens: int = 320
     temperature: float = 0.0
-    context_tokens: int = 400  # budget for the passages' sentences in the prompt (rag/chain.py)
+    context_tokens: int = 300  # budget for the passages' sentences in the prompt (rag/chain.py)
     # Refuse when the best sentence of the retrieved passages supports the question less than
     # this (0.6 x cosine + 0.4 x word overlap; rag/extractive.py). 0.25 is about the 10th
     # percentile on answerable XQuAD questions and above every off-topic demo question.

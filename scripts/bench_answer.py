@@ -25,9 +25,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="local")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--context-tokens", type=int, default=Settings().context_tokens)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(Settings(index_dir=Path(tmp) / "index"), auto_demo=False)
+        settings = Settings(index_dir=Path(tmp) / "index", context_tokens=args.context_tokens)
+        engine = Engine(settings, auto_demo=False)
         engine.ingest([DEMO_CORPUS])
         for run in range(args.repeat):
             if run:
