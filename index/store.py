@@ -94,6 +94,7 @@ class Snapshot:
     vectors: VectorIndex
     lexical: LexicalIndex
     _titles: dict[str, list[str]] | None = field(default=None, repr=False)
+    _first_chunks: dict[str, int] | None = field(default=None, repr=False)
 
     def text(self, chunk: Chunk) -> str:
         return self.documents[chunk.doc_id].text[chunk.start : chunk.end]
@@ -114,9 +115,6 @@ class Snapshot:
             dtype=np.int64,
         )
 
-    def chunks_of(self, doc_id: str) -> Iterator[tuple[int, Chunk]]:
-        return ((i, c) for i, c in enumerate(self.chunks) if c.doc_id == doc_id)
-
     def titles(self) -> dict[str, list[str]]:
         """Normalised title → ids of the (at most two) documents that carry it.
 
@@ -130,7 +128,12 @@ class Snapshot:
         return self._titles
 
     def first_chunk(self, doc_id: str) -> int:
-        return next(i for i, _ in self.chunks_of(doc_id))
+        """Position of the document's first chunk (a table built once: this runs per query)."""
+        if self._first_chunks is None:
+            self._first_chunks = {}
+            for i, chunk in enumerate(self.chunks):
+                self._first_chunks.setdefault(chunk.doc_id, i)
+        return self._first_chunks[doc_id]
 
 
 class IndexStore:

@@ -104,7 +104,8 @@ def remove(selectors: Sequence[str], settings: Settings) -> list[str]:
         doomed = [d.doc_id for d in snapshot.documents.values()
                   if d.origin in paths or d.source in wanted or d.doc_id in wanted]
         if doomed:
-            kept = [d for d in snapshot.documents.values() if d.doc_id not in set(doomed)]
+            gone = set(doomed)
+            kept = [d for d in snapshot.documents.values() if d.doc_id not in gone]
             documents, chunks, vectors = _merge(snapshot, kept, [], [], np.zeros((0, snapshot.vectors.dim)), snapshot.vectors.dim)
             store.commit(snapshot.manifest.embedder, snapshot.manifest.dim, documents, chunks, vectors,
                          settings.exact_search_max)
@@ -117,7 +118,6 @@ def _plan(
     """Split into documents kept as they are (with their vectors) and documents to (re)embed."""
     existing = dict(snapshot.documents) if snapshot else {}
     taken = {doc_id: doc.origin for doc_id, doc in existing.items()}
-    kept: list[Document] = []
     fresh: list[Document] = []
     for origin, docs in loaded.items():
         present = {d.doc_id for d in existing.values() if d.origin == origin}
