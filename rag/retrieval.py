@@ -138,9 +138,12 @@ def link_titles(
     return head + [(i, floor) for i in moved] + [(i, min(s, floor)) for i, s in rest]
 
 
-def _ngrams(text: str, longest: int = 6) -> set[str]:
+def _ngrams(text: str, longest: int = 6) -> list[str]:
+    """Word n-grams in text order: a set's order would change with each process's string hashing,
+    and with it which linked documents rank first."""
     words = re.findall(r"[\w'’.-]+", text.lower())
-    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + longest) + 1)}
+    grams = (" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + longest) + 1))
+    return list(dict.fromkeys(grams))
 
 
 def _lexical_weight(
