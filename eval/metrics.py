@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from eval.benchmark import Question
 from rag.answer import Answer
+from rag.citations import strip_marks
 
 
 def unique_in_order(items: Sequence[str]) -> list[str]:
@@ -84,13 +85,12 @@ def contains_answer(prediction: str, answers: Sequence[str]) -> float:
 
 RANKING_DEPTH = 10  # distinct documents kept from the separate retrieval call
 RECALL_KS = (1, 5, 10)
-_CITATION_MARK = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 # Every per-question score, in report order; None where it does not apply (retrieval
 # and answer scores on an unanswerable question, a correct refusal on an answerable one).
 RETRIEVAL_SCORES = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@5", "all_gold@10",
                     "context_recall", "context_all_gold")
-ANSWER_SCORES = ("exact_match", "f1", "contained")
+ANSWER_SCORES = ("exact_match", "f1", "f1_whole", "contained")
 CITATION_SCORES = ("citation_precision", "citation_recall")
 REFUSAL_SCORES = ("correct_refusal", "false_refusal")
 SCORE_NAMES = RETRIEVAL_SCORES + ANSWER_SCORES + CITATION_SCORES + REFUSAL_SCORES
@@ -145,9 +145,13 @@ def score_question(question: Question, answer: Answer, ranked_docs: Sequence[str
     scores["context_all_gold"] = all_gold_at(context, gold, len(context))
     answers = gold_answers(question)
     if answers:  # BEIR questions have gold documents but no answer strings
-        text = strip_citation_marks(answer.answer)
-        scores["exact_match"] = exact_match(text, answers)
-        scores["f1"] = token_f1(text, answers)
+        text = strip_marks(answer.answer)  # "[2]" would otherwise count as the token "2"
+        # EM and F1 judge the direct answer (a bare span for SQuAD-style gold answers);
+        # `contained` gives a long answer credit for holding the gold answer anywhere.
+        short = answer.short_answer or text
+        scores["exact_match"] = exact_match(short, answers)
+        scores["f1"] = token_f1(short, answers)
+        scores["f1_whole"] = token_f1(text, answers)
         scores["contained"] = contains_answer(text, answers)
     scores.update(citation_scores(answer, gold, answers))
     scores["false_refusal"] = float(answer.refused)

@@ -27,12 +27,13 @@ from eval.metrics import SCORE_NAMES
 LABELS = {
     "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
     "all_gold@5": "all-gold@5", "all_gold@10": "all-gold@10", "context_recall": "context R",
-    "context_all_gold": "context all-gold", "exact_match": "EM", "f1": "F1", "contained": "contained",
+    "context_all_gold": "context all-gold", "exact_match": "EM", "f1": "F1", "f1_whole": "F1 whole answer",
+    "contained": "contained",
     "citation_precision": "cit. P", "citation_recall": "cit. R", "correct_refusal": "correct refusal",
     "false_refusal": "false refusal",
 }
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@10", "exact_match", "f1",
-            "contained", "citation_precision", "citation_recall", "correct_refusal", "false_refusal")
+            "f1_whole", "contained", "citation_precision", "citation_recall", "correct_refusal", "false_refusal")
 MAX_MISSES = 40
 
 

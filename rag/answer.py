@@ -36,6 +36,9 @@ class Answer:
     standalone_question: str = ""  # the question after condensing a follow-up
     tokens: dict[str, int] = field(default_factory=dict)  # prompt / completion
     dropped_citations: int = 0  # [n] marks that pointed at no passage and were removed
+    # The direct answer (a name, number or phrase) the answer text opens with, without
+    # marks; "" when the backend gave none. Evaluators score EM and F1 on it.
+    short_answer: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,17 +19,18 @@ from langchain_core.prompts import ChatPromptTemplate
 import prompts
 from rag.answer import Answer, Citation
 from rag.chunking import count_tokens
-from rag.citations import check_citations
+from rag.citations import check_citations, strip_marks
 from rag.embedders import Embedder
 from rag.extractive import ScoredSentence, extract_answer, score_sentences
 from rag.llms import make_chat_model
 from rag.loaders import detect_language
 from rag.models import bundled_model_installed
+from rag.reply import Reply, ReplyStream, parse_reply
 from rag.retrieval import Passage
 from rag.settings import Settings
 
 BACKENDS = ("auto", "local", "openai", "extractive")
-REFUSAL_MARKER = "NOT_IN_SOURCES"
+SUPPORT_MIN_WORDS = 3  # support shorter than this is just marks: quote the cited sentence instead
 TITLE_IN_PROMPT_MAX = 60
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "nl": "Dutch", "es": "Spanish", "it": "Italian"}
 History = list[dict[str, str]]  # [{"role": "user" | "assistant", "content": "..."}]
@@ -51,6 +52,7 @@ class _Draft:
     tokens: dict[str, int]
     dropped: int  # citation marks that pointed at no passage
     cited_share: float  # share of sentences carrying a citation
+    short: str = ""  # the short answer, when the backend gave one
 
 
 class AnswerChain:
@@ -94,17 +96,18 @@ class AnswerChain:
         if relevance < self.settings.min_relevance:
             draft = _Draft("", [], True, {}, 0, 0.0)
         elif backend == "extractive":
-            draft = _Draft(extract.text, extract.citations, False, {}, 0, 1.0)
+            draft = _Draft(extract.text, extract.citations, False, {}, 0, 1.0, extract.short)
             timings["first_token"] = time.perf_counter() - started
             yield draft.text
         else:
             context = prompt_context(scored, passages, self.settings.context_tokens)
-            draft = yield from self._generate(standalone, lang, context, passages, backend, timings, started)
+            reply, tokens = yield from self._generate(standalone, lang, context, backend, timings, started)
+            draft = _draft_from_reply(reply, tokens, scored, passages)
             if draft.refused and relevance >= self.settings.quote_when_declined:
                 # Small models decline too readily, above all across languages; a clearly
                 # supporting sentence, quoted and cited, serves better than a false refusal.
                 backend_label = f"{backend_label} (declined; quoted the best sentence)"
-                draft = _Draft(extract.text, extract.citations, False, draft.tokens, 0, 1.0)
+                draft = _Draft(extract.text, extract.citations, False, draft.tokens, 0, 1.0, extract.short)
                 yield draft.text
         timings["generate"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
@@ -121,6 +124,7 @@ class AnswerChain:
             standalone_question=standalone,
             tokens=draft.tokens,
             dropped_citations=draft.dropped,
+            short_answer="" if draft.refused else draft.short,
         )
 
     def _condense(self, question: str, history: History, backend: str) -> str:
@@ -152,46 +156,57 @@ class AnswerChain:
         question: str,
         lang: str,
         context: str,
-        passages: list[Passage],
         backend: str,
         timings: dict[str, float],
         started: float,
-    ) -> Generator[str, None, _Draft]:
-        """Stream the model's answer; return it checked (citations verified) at the end."""
-        prompt = ChatPromptTemplate.from_messages([("system", prompts.load("system")), ("human", prompts.load("answer"))])
-        chain = prompt | make_chat_model(self.settings, backend)
+    ) -> Generator[str, None, tuple[Reply, dict[str, int]]]:
+        """Stream the model's reply as the user should see it; return it parsed at the end."""
+        chain = ChatPromptTemplate.from_messages([("human", prompts.load("answer"))]) | make_chat_model(self.settings, backend)
         inputs = {
             "passages": context,
             "question": question,
             "language": LANGUAGE_NAMES.get(lang, "the language of the question"),
         }
-        text, held, tokens = "", "", {}
+        stream, tokens = ReplyStream(), {}
         for chunk in chain.stream(inputs):
             if not isinstance(chunk, AIMessageChunk):
                 continue
             if chunk.usage_metadata:
                 tokens = {"prompt": chunk.usage_metadata["input_tokens"], "completion": chunk.usage_metadata["output_tokens"]}
-            piece = str(chunk.content)
-            if not piece:
-                continue
-            text += piece
-            # Hold output back while it could still turn into the refusal marker.
-            held += piece
-            if REFUSAL_MARKER.startswith(held.strip()):
-                continue
+            shown = stream.feed(str(chunk.content))
+            if shown:
+                timings.setdefault("first_token", time.perf_counter() - started)
+                yield shown
+            elif "\n" in stream.raw.strip() and parse_reply(stream.raw).declined:
+                break  # a refusal: the support that may follow is not worth waiting for
+        if tail := stream.finish():
             timings.setdefault("first_token", time.perf_counter() - started)
-            yield held
-            held = ""
-        if text.strip().startswith(REFUSAL_MARKER) or not text.strip():
-            return _Draft("", [], True, tokens, 0, 0.0)
-        checked = check_citations(text.replace(REFUSAL_MARKER, "").strip(), passages)
-        return _Draft(checked.text, checked.citations, False, tokens, checked.dropped, checked.cited_sentences)
+            yield tail
+        return parse_reply(stream.raw), tokens
 
     def _confidence(self, relevance: float, cited_share: float) -> float:
         """How well the passages support an answer (above the refusal threshold) and citation coverage."""
         floor, ceiling = self.settings.min_relevance, 0.6
         matched = min(1.0, max(0.0, (relevance - floor) / (ceiling - floor)))
         return round(0.5 * matched + 0.5 * cited_share, 3)
+
+
+def _draft_from_reply(reply: Reply, tokens: dict[str, int], scored: list[ScoredSentence], passages: list[Passage]) -> _Draft:
+    """The reply checked: refused when the model declined, otherwise cited and verified.
+
+    Small models often give the short answer with a bare mark ("Support: [1]"); the
+    sentence of that passage that best answers the question is then quoted as support,
+    so that the briefer sees the evidence, not just a number."""
+    if reply.declined:
+        return _Draft("", [], True, tokens, 0, 0.0)
+    text = reply.text
+    if len(strip_marks(reply.support).split()) < SUPPORT_MIN_WORDS and scored:
+        marked = [int(n) for n in re.findall(r"\[(\d+)\]", text) if 0 < int(n) <= len(passages)]
+        pool = [s for s in scored if s.n in marked] or scored
+        best = max(pool, key=lambda s: s.score)
+        text = f"{reply.answer_line}\n{best.text} [{best.n}]"
+    checked = check_citations(text, passages)
+    return _Draft(checked.text, checked.citations, False, tokens, checked.dropped, checked.cited_sentences, reply.short)
 
 
 def prompt_context(scored: list[ScoredSentence], passages: list[Passage], budget: int) -> str:

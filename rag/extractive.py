@@ -27,6 +27,7 @@ class Extract:
     text: str
     citations: list[Citation]
     support: float  # score of the best sentence, 0..1: the refusal threshold applies to it
+    short: str = ""  # the short answer within the best sentence, when one stands out
 
 
 @dataclass(frozen=True)

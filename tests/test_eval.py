@@ -27,13 +27,12 @@ from eval.metrics import (
     recall_at,
     recall_curve,
     score_question,
-    strip_citation_marks,
     token_f1,
 )
 from eval.runner import select_questions
 from index.store import IndexStore
 from rag.answer import Answer
-from rag.citations import citation_for
+from rag.citations import citation_for, strip_marks
 from rag.cli import main
 from rag.loaders import discover, load_file
 from rag.retrieval import Passage
@@ -81,7 +80,7 @@ def test_answers_are_matched_after_squad_normalisation():
     assert token_f1("Berlin", ["Paris", "Berlin"]) == 1.0  # the best of the gold answers
     assert contains_answer("Er lebt in der Stadt Paris.", ["paris"]) == 1.0
     assert contains_answer("A Parisian café.", ["Paris"]) == 0.0  # whole words only
-    assert strip_citation_marks("It is Ramstein [1]. Also [2, 3] here.") == "It is Ramstein. Also here."
+    assert strip_marks("It is Ramstein [1]. Also [2, 3] here.") == "It is Ramstein. Also here."
 
 
 def test_a_cross_lingual_answer_may_be_in_either_language():
