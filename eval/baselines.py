@@ -103,7 +103,7 @@ class Ours:
 class SearchMode:
     def __init__(self, engine: Engine, name: str, mode: Mode) -> None:
         self.engine, self.name, self.mode = engine, name, mode
-        self._chain = AnswerChain(engine.settings, lambda query: engine.search(query, mode=mode), engine.embedder)
+        self._chain = AnswerChain(engine.settings, lambda query: engine.answer_context(query, mode), engine.embedder)
 
     def answer(self, question: Question, backend: str) -> Answer:
         return self._chain.ask(question.question, question.history, backend)

@@ -91,7 +91,7 @@ class AnswerChain:
         # and a clear refusal costs no LLM call.
         mark = time.perf_counter()
         scored = score_sentences(standalone, passages, self._embedder)
-        extract = extract_answer(scored, passages)
+        extract = extract_answer(standalone, scored, passages)
         relevance = extract.support
         if relevance < self.settings.min_relevance:
             draft = _Draft("", [], True, {}, 0, 0.0)

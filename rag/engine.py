@@ -18,8 +18,10 @@ from rag.answer import Answer
 from rag.chain import AnswerChain, History
 from rag.embedders import Embedder, load_embedder
 from rag.ingest import IngestReport, Progress, ingest, remove
-from rag.retrieval import Mode, Passage, RetrievalParams, retrieve
+from rag.retrieval import Mode, Passage, RetrievalParams, retrieve, with_following_text
 from rag.settings import Settings
+
+FOLLOWING_CHARS = 600  # about 150 tokens of the text after each passage, for the answer to draw on
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class Engine:
     ) -> list[Passage]:
         return retrieve(self.snapshot(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
 
+    def answer_context(self, query: str, mode: Mode = "hybrid") -> list[Passage]:
+        """The passages an answer is written from: the top-k, each with the sentences that
+        follow it in its document."""
+        return with_following_text(self.snapshot(), self.search(query, mode=mode), FOLLOWING_CHARS)
+
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         return self._chain().ask(question, history, backend)
 
@@ -94,7 +101,7 @@ class Engine:
         return self._chain().stream(question, history, backend)
 
     def _chain(self) -> AnswerChain:
-        return AnswerChain(self.settings, lambda query: self.search(query), self.embedder)
+        return AnswerChain(self.settings, self.answer_context, self.embedder)
 
     def ingest(self, paths: Sequence[str | Path], progress: Progress | None = None,
                show_progress: bool = False) -> IngestReport:

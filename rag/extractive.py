@@ -17,6 +17,7 @@ from rag.chunking import sentence_spans
 from rag.citations import citation_for
 from rag.embedders import Embedder
 from rag.retrieval import Passage
+from rag.spans import short_span, stem
 
 MAX_SENTENCES = 2
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
@@ -46,7 +47,7 @@ def score_sentences(question: str, passages: list[Passage], embedder: Embedder) 
         return []
     vectors = embedder.embed_documents_array([text for _, _, _, text in sentences])
     similarity = vectors @ embedder.embed_query_array(question)
-    question_words = {_stem(w) for w in tokenize(question)}
+    question_words = {stem(w) for w in tokenize(question)}
     return [
         ScoredSentence(n, start, end, text,
                        SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * _overlap(question_words, text))
@@ -54,15 +55,17 @@ def score_sentences(question: str, passages: list[Passage], embedder: Embedder) 
     ]
 
 
-def extract_answer(scored: list[ScoredSentence], passages: list[Passage]) -> Extract:
-    """The best one or two sentences, each cited with its exact span."""
+def extract_answer(question: str, scored: list[ScoredSentence], passages: list[Passage]) -> Extract:
+    """The best one or two sentences, each cited with its exact span, under the short
+    answer that the first of them holds (a date, number or name), when there is one."""
     if not scored:
         return Extract("", [], 0.0)
     best = sorted(scored, key=lambda s: -s.score)[:MAX_SENTENCES]
     best = [s for s in best if s.score >= best[0].score * 0.8]  # a weak runner-up adds noise, not support
-    text = " ".join(f"{s.text} [{s.n}]" for s in best)
+    short = next((span for span in (short_span(question, s.text) for s in best) if span), "")
+    quoted = " ".join(f"{s.text} [{s.n}]" for s in best)
     citations = [citation_for(s.n, passages[s.n - 1], (s.start, s.end)) for s in best]
-    return Extract(text, citations, round(best[0].score, 4))
+    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(best[0].score, 4), short)
 
 
 def _sentences(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
@@ -79,13 +82,8 @@ def _sentences(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
     return out
 
 
-def _stem(word: str) -> str:
-    """Crude, language-neutral stemming: "priorities" and "priority" share "priori"."""
-    return word[:6]
-
-
 def _overlap(question_words: set[str], sentence: str) -> float:
     if not question_words:
         return 0.0
-    words = {_stem(w) for w in tokenize(sentence)}
+    words = {stem(w) for w in tokenize(sentence)}
     return len(question_words & words) / len(question_words)

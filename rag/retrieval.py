@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from index.store import Snapshot
+from rag.chunking import sentence_spans
 from rag.embedders import Embedder
 from rag.loaders import detect_language
 
@@ -78,6 +79,21 @@ def retrieve(
     if params.mode == "hybrid":
         ranked = link_titles(snapshot, query, ranked, allowed)
     return [_passage(snapshot, position, score, query_vector) for position, score in ranked[: params.k]]
+
+
+def with_following_text(snapshot: Snapshot, passages: list[Passage], chars: int) -> list[Passage]:
+    """Each passage extended by the whole sentences that follow it in its document, up to
+    `chars` characters: a chunk can end just where a list begins ("I will work on three
+    main priorities." — the priorities open the next chunk), and the answer is then
+    one sentence away. Spans stay exact document spans, so citations still point home."""
+    extended = []
+    for passage in passages:
+        text = snapshot.documents[passage.doc_id].text
+        window = text[passage.end : passage.end + chars]
+        ends = [end for _, end in sentence_spans(window) if end < len(window) or passage.end + end == len(text)]
+        end = passage.end + ends[-1] if ends else passage.end
+        extended.append(replace(passage, end=end, text=text[passage.start : end]))
+    return extended
 
 
 def fuse(
