@@ -96,11 +96,6 @@ REFUSAL_SCORES = ("correct_refusal", "false_refusal")
 SCORE_NAMES = RETRIEVAL_SCORES + ANSWER_SCORES + CITATION_SCORES + REFUSAL_SCORES
 
 
-def strip_citation_marks(text: str) -> str:
-    """The answer without its [n] marks: "[2]" would otherwise count as the token "2"."""
-    return _CITATION_MARK.sub("", text)
-
-
 def gold_answers(question: Question) -> list[str]:
     """Every acceptable answer: XQuAD also gives the answer in the question's and the
     document's language, and a cross-lingual answer may rightly be in either."""

@@ -29,8 +29,11 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(
-    r"\b[A-ZÄÖÜ][\w'’.-]*(?:\s+(?:(?:of|the|de|von|van|der|du|la|and|und|for|für)\s+)*[A-ZÄÖÜ][\w'’.-]*)*"
+    r"\b[A-ZÄÖÜ][\w'’.-]+(?:\s+(?:(?:of|the|de|von|van|der|du|la|and|und|for|für)\s+)*[A-ZÄÖÜ][\w'’.-]*)*"
 )
+# "what"/"which" questions ask for names less often than "who": only a name of two or more
+# words ("Royal United Services Institute") is taken as their answer.
+_LONG_NAME = re.compile(_NAME.pattern.removesuffix("*") + "+")
 _NEXT_WORD = re.compile(r"\s+(\w+)")
 _KINDS: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
     (re.compile(r"^(?:when|wann|(?:in |since |until )?(?:what|which) year|(?:in |seit |bis )?welchem jahr|seit wann|bis wann)\b"),
@@ -38,10 +41,13 @@ _KINDS: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
     (re.compile(r"^(?:how (?:many|much|old|long|far|often)|what percentage|wie (?:viele?|alt|lange|weit|oft|hoch))\b"),
      (_NUMBER,)),
     (re.compile(r"^(?:who|whom|whose|wer|wem|wen|wessen|where|wo|wohin|woher)\b"), (_NAME,)),
-    (re.compile(r"^(?:what|which|welche[rsmn]?|was für)\b"), (_NAME,)),
+    # "Which tribe …", "Welcher Spieler …", but not "What are …": that asks for a description.
+    (re.compile(r"^(?:what|which|welche[rsmn]?|was für)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|can|will|would"
+                r"|ist|sind|war|waren|hat|haben|wird|werden|kann)\b)\w"), (_LONG_NAME,)),
 ]
-# Leading words that do not change what a question asks for ("In what year ...", "And who ...").
-_LEAD = re.compile(r"^(?:and|und|so|also|then|dann)\s+", re.IGNORECASE)
+# Leading words that do not change what a question asks for ("And who …", "Bei welchem …").
+_LEAD = re.compile(r"^(?:(?:and|und|so|also|then|dann|to|from|with|for|at|of|on|bei|mit|von|zu|an|auf|für|aus)\s+)+",
+                   re.IGNORECASE)
 
 
 def short_span(question: str, sentence: str) -> str:

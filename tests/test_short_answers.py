@@ -51,8 +51,8 @@ class TestModelReplies:
     @pytest.mark.parametrize(("text", "short"), [
         ("308 [1]", "308"), ("**Answer:** John Elway\nHe held the record [2]", "John Elway"),
         ("Antwort: 11 Punkte [1]", "11 Punkte"),
-        ("The Broncos defeated the Pittsburgh Steelers in the divisional round, 23–16, by scoring 11 points in "
-         "the final three minutes of the game. [1]", ""),
+        (("The Broncos defeated the Pittsburgh Steelers in the divisional round, 23–16, by scoring 11 points in "
+          "the final three minutes of the game. [1]"), ""),
     ])
     def test_short_answer_reads_the_first_line_when_it_is_a_few_words(self, text: str, short: str) -> None:
         assert short_answer(text) == short
@@ -76,8 +76,18 @@ class TestExtractiveShortAnswers:
     def test_a_unit_the_question_does_not_name_stays_with_its_number(self) -> None:
         assert short_span("How long did the handover ceremony last?", "The ceremony lasted two hours.") == "two hours"
 
-    def test_questions_of_other_forms_get_no_span(self) -> None:
-        assert short_span("Why did Trump criticise NATO?", "Trump lambasted member states in 2017.") == ""
+    @pytest.mark.parametrize(("question", "sentence"), [
+        ("Why did Trump criticise NATO?", "Trump lambasted member states in 2017."),
+        ("What are Rutte's three priorities?", ("“As secretary-general, I will work on three main priorities,” Rutte "
+                                                "said as he took over power from Jens Stoltenberg in Brussels.")),
+    ])
+    def test_questions_that_ask_for_no_date_number_or_name_get_no_span(self, question: str, sentence: str) -> None:
+        assert short_span(question, sentence) == ""
+
+    def test_which_questions_take_a_name_of_several_words(self) -> None:
+        sentence = ("Oana Lungescu, a distinguished fellow at the Royal United Services Institute defense and "
+                    "security think tank, commented on defense spending.")
+        assert short_span("Bei welchem Thinktank ist Oana Lungescu Fellow?", sentence) == "Royal United Services Institute"
 
     def test_the_extractive_answer_opens_with_its_short_answer(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask("Wie viele der 32 Länder halten derzeit das Ziel von 2 % des BIP ein?",

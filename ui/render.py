@@ -111,8 +111,16 @@ def answer_html(answer: Answer) -> str:
             f"<p>{esc(answer.answer)}</p></div>"
         )
     else:
-        body = f'<div class="rag-answer">{linked_text(answer.answer, answer)}</div>'
+        body = f'<div class="rag-answer">{answer_body(answer)}</div>'
     return f'{body}<div class="rag-footer">{esc(footer_text(answer))}</div>'
+
+
+def answer_body(answer: Answer) -> str:
+    """The answer text, its opening short answer (when there is one) in bold."""
+    first, newline, rest = answer.answer.partition("\n")
+    if answer.short_answer and newline:
+        return f'<strong class="rag-short">{linked_text(first, answer)}</strong>\n{linked_text(rest, answer)}'
+    return linked_text(answer.answer, answer)
 
 
 def streaming_html(partial: str) -> str:
