@@ -126,6 +126,11 @@ def _prune_marks(sentence: str, passage_words: list[set[str]]) -> str:
     support = {n: len(words & passage_words[n - 1]) / max(len(words), 1) for n in marks}
     clear = any(v >= SUPPORT_THRESHOLD for v in support.values())
     keep = [n for n in dict.fromkeys(marks) if not clear or support[n] >= WEAK_SUPPORT]
+    if support and max(support.values()) < WEAK_SUPPORT:
+        # Every mark is clearly wrong (small models number sentences, not sources): cite the
+        # passage that clearly supports the sentence instead, if one does.
+        best = _best_support(sentence, passage_words)
+        keep = [best + 1] if best is not None else keep
 
     def first_run_only(match: re.Match[str]) -> str:
         nonlocal keep

@@ -37,6 +37,15 @@ def test_invalid_citation_marks_are_removed_and_counted(demo_engine: Engine) -> 
     assert checked.dropped == 2 and [c.n for c in checked.citations] == [1, 2]
 
 
+def test_a_mark_on_the_wrong_passage_moves_to_the_passage_that_says_it(demo_engine: Engine) -> None:
+    passages = demo_engine.answer_context(DEMO_QUESTION)
+    german = next(n for n, p in enumerate(passages, start=1) if p.lang == "de")
+    saying = next(n for n, p in enumerate(passages, start=1) if "third priority" in p.text)
+    sentence = "Rutte said his third priority was to strengthen partnerships within the alliance"
+    checked = check_citations(f"{sentence} [{german}].", passages)
+    assert checked.text == f"{sentence} [{saying}]."
+
+
 class TestExtractive:
     def test_the_demo_question_is_answered_from_the_article_that_lists_the_priorities(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask(DEMO_QUESTION, backend="extractive")
