@@ -8,6 +8,8 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from eval.benchmark import Question
 from rag.answer import Answer
 from rag.citations import strip_marks
@@ -179,3 +181,16 @@ def percentiles(values: Sequence[float], points: Sequence[int] = (50, 95)) -> di
     if not ordered:
         return {}
     return {f"p{p}": ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] for p in points}
+
+
+def paired_difference(pairs: Sequence[tuple[float, float]], resamples: int = 2000,
+                      seed: int = 0) -> tuple[float, float, float]:
+    """Mean of a - b over (a, b) pairs scored on the same questions, with a 95% bootstrap
+    interval (a fixed seed, so the same runs always give the same interval)."""
+    diffs = np.array([a - b for a, b in pairs], dtype=float)
+    if not len(diffs):
+        return 0.0, 0.0, 0.0
+    samples = np.random.default_rng(seed).choice(diffs, size=(resamples, len(diffs))).mean(axis=1)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return round(float(diffs.mean()), 4), round(float(low), 4), round(float(high), 4)
+

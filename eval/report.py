@@ -22,7 +22,7 @@ import numpy as np
 matplotlib.use("Agg")  # no display on servers and CI; must precede pyplot
 import matplotlib.pyplot as plt
 
-from eval.metrics import SCORE_NAMES
+from eval.metrics import SCORE_NAMES, paired_difference
 
 LABELS = {
     "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
@@ -79,6 +79,9 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
     ]
     if set(pipelines) == {"ours"}:
         blocks.append("Only our pipeline ran: add `--pipeline all` for the baselines.")
+    else:
+        blocks += ["Ours minus each baseline on the same questions, with a 95% bootstrap interval: "
+                   "an interval that excludes 0 is a difference these questions can show.", standing_table(rows)]
     blocks += [
         Plot("recall_at_k", "Document recall@k", recall_plot(pipelines)),
         "## Scores per question group",
@@ -109,6 +112,27 @@ def comparison_table(pipelines: dict[str, Any]) -> Table:
         rows.append([name, *[_fmt(p["scores"]["all"][m]) for m in HEADLINE], _fmt(total.get("p50")),
                      _fmt(total.get("p95")), f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}"])
     return Table(header, rows)
+
+
+STANDING_SCORES = ("recall@5", "f1", "contained")
+
+
+def standing_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """Paired differences, ours minus each baseline, per headline score."""
+    scores = {(row["pipeline"], row["id"]): row["scores"] for row in rows}
+    ours = {qid: s for (pipeline, qid), s in scores.items() if pipeline == "ours"}
+    baselines = sorted({pipeline for pipeline, _ in scores} - {"ours"})
+    table = []
+    for baseline in baselines:
+        cells = [baseline]
+        for metric in STANDING_SCORES:
+            pairs = [(s[metric], scores[(baseline, qid)][metric]) for qid, s in ours.items()
+                     if (baseline, qid) in scores and s[metric] is not None
+                     and scores[(baseline, qid)][metric] is not None]
+            mean, low, high = paired_difference(pairs)
+            cells.append(f"{mean:+.3f} ({low:+.3f} to {high:+.3f})" if pairs else "–")
+        table.append(cells)
+    return Table(["ours minus", *[f"{LABELS[m]} (95% interval)" for m in STANDING_SCORES]], table)
 
 
 def group_table(pipeline: dict[str, Any]) -> Table:

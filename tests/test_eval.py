@@ -23,6 +23,7 @@ from eval.metrics import (
     mean_scores,
     mrr_at,
     ndcg_at,
+    paired_difference,
     percentiles,
     recall_at,
     recall_curve,
@@ -178,6 +179,15 @@ def test_converted_documents_are_indexed_with_their_ids_and_fingerprinted_by_con
     assert Corpus(paths=(tmp_path / "docs",)).fingerprint() != before
 
 
+def test_paired_differences_come_with_a_reproducible_bootstrap_interval():
+    same = paired_difference([(0.5, 0.5)] * 20)
+    assert same == (0.0, 0.0, 0.0)
+    better = [(1.0, 0.0)] * 15 + [(0.0, 1.0)] * 5  # ours wins 15 questions, loses 5
+    mean, low, high = paired_difference(better)
+    assert mean == 0.5 and 0.0 < low < mean < high <= 1.0
+    assert paired_difference(better) == (mean, low, high)
+
+
 def test_limit_takes_the_first_questions_by_id_and_subset_names_them():
     questions = [Question(i, "?", [], []) for i in ("c", "a", "b")]
     assert [q.id for q in select_questions(questions, limit=2)] == ["a", "b"]
@@ -284,6 +294,7 @@ def test_baselines_answer_the_same_questions_in_the_same_harness(cache, tmp_path
     assert list(pipelines) == ["ours", "bm25", "dense", "langchain-baseline"]
     table = (out / "report.md").read_text(encoding="utf-8").split("## Where we stand")[1].split("##")[0]
     assert all(f"| {name} |" in table for name in pipelines)
+    assert all(f"| {name} | " in table.split("| ours minus |")[1] for name in ("bm25", "dense", "langchain-baseline"))
     # The LangChain recipe's passages are real spans of the documents (so citations open them).
     texts = {p.stem: p.read_text(encoding="utf-8") for p in DEMO_CORPUS.glob("*.txt")}
     for row in rows(out).values():
