@@ -14,7 +14,6 @@ import sys
 import textwrap
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 from index.store import IndexProblem
@@ -24,6 +23,7 @@ from rag.citations import citation_for
 from rag.embedders import EmbedderUnavailable
 from rag.engine import Engine
 from rag.llms import BackendUnavailable
+from rag.loaders import display_source
 from rag.models import ModelUnavailable
 from rag.settings import Settings, SettingsError
 
@@ -119,11 +119,13 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
         elif live:
             print(item, end="", flush=True)
             streamed += item
-    if streamed.strip() != answer.answer.strip():
+    if streamed.strip() == answer.answer.strip():
+        print()
+    elif streamed.strip() and answer.answer.startswith(streamed.strip()):
+        print(answer.answer[len(streamed.strip()):])  # verification only added to it (a quote)
+    else:
         # Verification changed the text (a refusal, or citations fixed): show the final version.
         print(("\n\n" if streamed else "") + answer.answer)
-    else:
-        print()
     if answer.standalone_question != answer.question:
         print(f"(understood as: {answer.standalone_question})")
     shown = answer.citations if not answer.refused else [
@@ -131,18 +133,10 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
     if shown:
         print("\nSources:" if not answer.refused else "\nNearest passages:")
     for c in shown:
-        print(f"  [{c.n}] {c.title[:70]} ({_display_source(c.source)}, chars {c.start}-{c.end})")
+        print(f"  [{c.n}] {c.title[:70]} ({display_source(c.source)}, chars {c.start}-{c.end})")
     seconds = answer.timings.get("total", 0.0)
     print(f"\n-- {answer.backend}, {seconds:.1f}s, confidence {answer.confidence:.2f}", file=sys.stderr)
     return answer
-
-
-def _display_source(source: str) -> str:
-    """A path under the current folder is shown relative to it; anything else as it is."""
-    path = Path(source)
-    if path.is_absolute() and path.is_relative_to(Path.cwd()):
-        return str(path.relative_to(Path.cwd()))
-    return source
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -525,3 +525,11 @@ def _identifier() -> LanguageIdentifier:
     # norm_probs turns raw scores into a probability we can threshold; the bundled
     # model loads from the package, never from the network.
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def display_source(source: str) -> str:
+    """A path under the current folder is shown relative to it; anything else as it is."""
+    path = Path(source)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return source

@@ -33,6 +33,7 @@ _NAME = re.compile(
 )
 # "what"/"which" questions ask for names less often than "who": only a name of two or more
 # words ("Royal United Services Institute") is taken as their answer.
+_PERSON = re.compile(r"\b[A-ZÄÖÜ][\w'’.-]+(?:\s+[A-ZÄÖÜ][\w'’.-]+)+")
 _LONG_NAME = re.compile(_NAME.pattern.removesuffix("*") + "+")
 _NEXT_WORD = re.compile(r"\s+(\w+)")
 _KINDS: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
@@ -40,7 +41,10 @@ _KINDS: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
      (_DATE, _NUMBER)),
     (re.compile(r"^(?:how (?:many|much|old|long|far|often)|what percentage|wie (?:viele?|alt|lange|weit|oft|hoch))\b"),
      (_NUMBER,)),
-    (re.compile(r"^(?:who|whom|whose|wer|wem|wen|wessen|where|wo|wohin|woher)\b"), (_NAME,)),
+    # A person is first looked for as adjacent capitalised words ("Präsident Biden", "John Elway"):
+    # German capitalises every noun, so a lone capitalised word is a weaker sign of a name.
+    (re.compile(r"^(?:who|whom|whose|wer|wem|wen|wessen)\b"), (_PERSON, _NAME)),
+    (re.compile(r"^(?:where|wo|wohin|woher)\b"), (_NAME,)),
     # "Which tribe …", "Welcher Spieler …", but not "What are …": that asks for a description.
     (re.compile(r"^(?:what|which|welche[rsmn]?|was für)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|can|will|would"
                 r"|ist|sind|war|waren|hat|haben|wird|werden|kann)\b)\w"), (_LONG_NAME,)),

@@ -136,6 +136,7 @@ def test_chat_streams_a_cited_answer_that_opens_the_source(context: object, serv
 
     german = ask_in_chat(page, "Wer lädt zum Gipfel in Ramstein ein?")
     assert german.locator("a.rag-cite").count() >= 1
+    assert german.locator("strong.rag-short").inner_text() == "Präsident Biden"  # the short answer, in bold
     assert "· de" in page.locator("#rag-sources .rag-source").first.inner_text()
     page.screenshot(path=str(DOCS / "screenshot-chat.png"), full_page=True)
 

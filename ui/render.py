@@ -19,6 +19,7 @@ from urllib.parse import quote
 from starlette.responses import HTMLResponse
 
 from rag.answer import Answer
+from rag.loaders import display_source
 from ui.documents import FileOutcome
 
 SNIPPET_CHARS = 280
@@ -137,7 +138,7 @@ def error_html(message: str) -> str:
 
 
 def _card_html(card: SourceCard) -> str:
-    meta = " · ".join(esc(part) for part in (card.source, card.lang) if part)
+    meta = " · ".join(esc(part) for part in (display_source(card.source), card.lang) if part)
     return (
         '<li class="rag-source">'
         f'<a class="rag-source-title" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
