@@ -3,8 +3,9 @@
 No extractive-QA model ships offline, so the extractive backend reads the question's
 form instead: "when" wants a date, "how many" a number, "who" and "where" a name. The
 candidate of that kind that the question does not already contain, nearest to the
-words the sentence shares with the question, is the short answer. Questions of
-other forms ("why", "which of A or B") get none: the quoted sentence answers them.
+words the sentence shares with the question, is the short answer. A question that
+offers a choice ("Manila or Guam?") gets the option the best sentence names. Questions
+of other forms ("why", "what are") get none: the quoted sentence answers them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(
-    r"\b[A-ZÄÖÜ][\w'’.-]+(?:\s+(?:(?:of|the|de|von|van|der|du|la|and|und|for|für)\s+)*[A-ZÄÖÜ][\w'’.-]*)*"
+    r"\b[A-ZÄÖÜ][\w'’.-]+(?:\s+(?:(?:of|the|de|von|van|der|du|la|for|für)\s+)*[A-ZÄÖÜ][\w'’.-]*)*"
 )
 # "what"/"which" questions ask for names less often than "who": only a name of two or more
 # words ("Royal United Services Institute") is taken as their answer.
@@ -49,6 +50,7 @@ _KINDS: list[tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]] = [
     (re.compile(r"^(?:what|which|welche[rsmn]?|was für)\s+(?!(?:is|are|was|were|do|does|did|has|have|had|can|will|would"
                 r"|ist|sind|war|waren|hat|haben|wird|werden|kann)\b)\w"), (_LONG_NAME,)),
 ]
+_OFFERS_CHOICE = re.compile(r"\b(?:or|oder)\b", re.IGNORECASE)
 # Leading words that do not change what a question asks for ("And who …", "Bei welchem …").
 _LEAD = re.compile(r"^(?:(?:and|und|so|also|then|dann|to|from|with|for|at|of|on|bei|mit|von|zu|an|auf|für|aus)\s+)+",
                    re.IGNORECASE)
@@ -61,12 +63,17 @@ def short_span(question: str, sentence: str) -> str:
     if not kinds:
         return ""
     asked = {stem(w) for w in tokenize(question)}
+    if _OFFERS_CHOICE.search(question):
+        # "Which battle came first, Manila or Guam?": the answer is one of the question's own
+        # names; the sentence that answers best names it.
+        named = [m.group() for m in _NAME.finditer(sentence) if {stem(w) for w in tokenize(m.group())} & asked]
+        return named[0].strip().rstrip(".") if named else ""
     anchors = [m.start() for m in re.finditer(r"\w+", sentence) if stem(m.group().lower()) in asked]
     for pattern in kinds:
         candidates = [m for m in pattern.finditer(sentence) if not _all_asked(m.group(), asked)]
         if candidates:
             best = min(candidates, key=lambda m: min((abs(m.start() - a) for a in anchors), default=0))
-            return _with_unit(best, sentence, asked) if pattern is _NUMBER else best.group().strip()
+            return _with_unit(best, sentence, asked) if pattern is _NUMBER else best.group().strip().rstrip(".")
     return ""
 
 

@@ -84,6 +84,11 @@ class TestExtractiveShortAnswers:
     def test_questions_that_ask_for_no_date_number_or_name_get_no_span(self, question: str, sentence: str) -> None:
         assert short_span(question, sentence) == ""
 
+    def test_a_question_offering_a_choice_gets_the_option_the_sentence_names(self) -> None:
+        question = "Which battle occurred first, the Battle of Manila or the Battle of Guam?"
+        sentence = "The Second Battle of Guam (21 July – 10 August 1944) was the American recapture of the island."
+        assert short_span(question, sentence) == "The Second Battle of Guam"
+
     def test_which_questions_take_a_name_of_several_words(self) -> None:
         sentence = ("Oana Lungescu, a distinguished fellow at the Royal United Services Institute defense and "
                     "security think tank, commented on defense spending.")
