@@ -39,6 +39,10 @@ History = list[dict[str, str]]  # [{"role": "user" | "assistant", "content": "..
 _REFERRING = set(
     ["he", "she", "his", "her", "him", "hers", "it", "its", "they", "their", "them", "this", "that", "these", "those", "there", "then", "also", "er", "sie", "ihn", "ihm", "sein", "seine", "seiner", "seinen", "seinem", "ihr", "ihre", "ihrer", "ihren", "es", "dies", "diese", "dieser", "dort", "dann", "auch"]
 )
+# Of those, the ones a standalone question no longer needs: a rewrite that keeps one of
+# them ("What was his second priority?") has not said who is meant.
+_PERSONAL = {"he", "she", "his", "her", "him", "hers", "they", "their", "them", "er", "sie", "ihn", "ihm", "sein", "seine",
+             "seiner", "seinen", "seinem", "ihr", "ihre", "ihrer", "ihren"}
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|what about|how about|und|aber|was ist mit|wie steht es mit)\b", re.IGNORECASE)
 
 
@@ -147,9 +151,11 @@ class AnswerChain:
         reply = str(chain.invoke({"history": turns, "question": question}).content).strip()
         rewritten = reply.splitlines()[0].strip().strip('"“”') if reply else ""
         # A rewrite much longer than the question is the model answering, not rewriting;
-        # an unchanged one resolved nothing.
+        # an unchanged one, or one still saying "his", resolved nothing.
         unchanged = rewritten.lower().rstrip("?. ") == question.lower().rstrip("?. ")
-        return rewritten if 0 < len(rewritten) <= 3 * len(question) + 120 and not unchanged else ""
+        unresolved = bool(set(re.findall(r"\w+", rewritten.lower())) & _PERSONAL)
+        fits = 0 < len(rewritten) <= 3 * len(question) + 120
+        return rewritten if fits and not unchanged and not unresolved else ""
 
     def _generate(
         self,
