@@ -12,13 +12,13 @@ import html
 import re
 import textwrap
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from starlette.responses import HTMLResponse
 
-from rag.answer import Answer
+from rag.answer import Answer, Citation
+from rag.citations import citation_for
 from rag.loaders import display_source
 from ui.documents import FileOutcome
 
@@ -40,34 +40,17 @@ def snippet(text: str, width: int = SNIPPET_CHARS) -> str:
     return textwrap.shorten(" ".join(text.split()), width, placeholder=" …")
 
 
-@dataclass(frozen=True)
-class SourceCard:
-    """One passage as the sources panel shows it, cited or merely nearest."""
-
-    n: int
-    doc_id: str
-    title: str
-    source: str
-    lang: str
-    start: int
-    end: int
-    text: str
+def cited_cards(answer: Answer) -> list[Citation]:
+    """The cited spans, one card per [n], in passage order."""
+    first: dict[int, Citation] = {}
+    for citation in answer.citations:
+        first.setdefault(citation.n, citation)
+    return sorted(first.values(), key=lambda c: c.n)
 
 
-def cited_cards(answer: Answer) -> list[SourceCard]:
-    """The cited passages, one card per [n], in answer order."""
-    cards: dict[int, SourceCard] = {}
-    for c in answer.citations:
-        if c.n in cards:
-            continue
-        lang = answer.passages[c.n - 1].lang if 0 < c.n <= len(answer.passages) else ""
-        cards[c.n] = SourceCard(c.n, c.doc_id, c.title, c.source, lang, c.start, c.end, c.quote)
-    return sorted(cards.values(), key=lambda card: card.n)
-
-
-def passage_cards(answer: Answer) -> list[SourceCard]:
-    return [SourceCard(n, p.doc_id, p.title, p.source, p.lang, p.start, p.end, p.text)
-            for n, p in enumerate(answer.passages, start=1)]
+def passage_cards(answer: Answer) -> list[Citation]:
+    """Every retrieved passage as a card (what a refusal shows as the nearest passages)."""
+    return [citation_for(n, p) for n, p in enumerate(answer.passages, start=1)]
 
 
 def linked_text(text: str, answer: Answer) -> str:
@@ -137,14 +120,15 @@ def error_html(message: str) -> str:
     return f'<div class="rag-error" role="alert"><strong>Could not answer</strong><p>{esc(message)}</p></div>'
 
 
-def _card_html(card: SourceCard) -> str:
-    meta = " · ".join(esc(part) for part in (display_source(card.source), card.lang) if part)
+def _card_html(card: Citation, answer: Answer) -> str:
+    lang = answer.passages[card.n - 1].lang if 0 < card.n <= len(answer.passages) else ""
+    meta = " · ".join(esc(part) for part in (display_source(card.source), lang) if part)
     return (
         '<li class="rag-source">'
         f'<a class="rag-source-title" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
         f'rel="noopener"><span class="rag-badge">{card.n}</span>{esc(card.title)}</a>'
         f'<div class="rag-source-meta">{meta}</div>'
-        f'<blockquote class="rag-snippet">{esc(snippet(card.text))}</blockquote></li>'
+        f'<blockquote class="rag-snippet">{esc(snippet(card.quote))}</blockquote></li>'
     )
 
 
@@ -156,7 +140,7 @@ def sources_html(answer: Answer | None) -> str:
         cards, heading = passage_cards(answer), "Nearest passages (none answers the question)"
     else:
         cards, heading = cited_cards(answer), "Sources cited"
-    items = "".join(_card_html(card) for card in cards) or '<li class="rag-muted">no passages</li>'
+    items = "".join(_card_html(card, answer) for card in cards) or '<li class="rag-muted">no passages</li>'
     return f'<div class="rag-panel rag-sources"><h3>{esc(heading)}</h3><ol>{items}</ol></div>'
 
 
