@@ -32,9 +32,9 @@ from eval.benchmark import Question
 from eval.metrics import RANKING_DEPTH, unique_in_order
 from rag.answer import Answer
 from rag.chain import AnswerChain, backend_label
-from rag.citations import short_answer
 from rag.engine import Engine
 from rag.llms import make_chat_model
+from rag.reply import parse_reply
 from rag.retrieval import Mode, Passage
 from rag.settings import cache_home
 
@@ -194,7 +194,7 @@ class LangChainRecipe:
                      "total": round(done - started, 4)},
             standalone_question=question,
             tokens={"prompt": usage.get("input_tokens", 0), "completion": usage.get("output_tokens", 0)},
-            short_answer=short_answer(text),  # read as ours is, so that EM and F1 compare alike
+            short_answer=parse_reply(text).short,  # read as ours is, so that EM and F1 compare alike
         )
 
     def ranking(self, query: str) -> list[str]:

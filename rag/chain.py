@@ -35,14 +35,13 @@ TITLE_IN_PROMPT_MAX = 60
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "nl": "Dutch", "es": "Spanish", "it": "Italian"}
 History = list[dict[str, str]]  # [{"role": "user" | "assistant", "content": "..."}]
 
-# Words that make a question lean on what was said before ("and his second one?").
-_REFERRING = set(
-    ["he", "she", "his", "her", "him", "hers", "it", "its", "they", "their", "them", "this", "that", "these", "those", "there", "then", "also", "er", "sie", "ihn", "ihm", "sein", "seine", "seiner", "seinen", "seinem", "ihr", "ihre", "ihrer", "ihren", "es", "dies", "diese", "dieser", "dort", "dann", "auch"]
-)
-# Of those, the ones a standalone question no longer needs: a rewrite that keeps one of
-# them ("What was his second priority?") has not said who is meant.
+# Personal pronouns: a question holding one leans on what was said before, and a rewrite
+# that keeps one ("What was his second priority?") has not said who is meant.
 _PERSONAL = {"he", "she", "his", "her", "him", "hers", "they", "their", "them", "er", "sie", "ihn", "ihm", "sein", "seine",
              "seiner", "seinen", "seinem", "ihr", "ihre", "ihrer", "ihren"}
+# Words that make a question lean on what was said before ("and his second one?").
+_REFERRING = _PERSONAL | {"it", "its", "this", "that", "these", "those", "there", "then", "also", "es", "dies", "diese",
+                          "dieser", "dort", "dann", "auch"}
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|what about|how about|und|aber|was ist mit|wie steht es mit)\b", re.IGNORECASE)
 
 
@@ -183,7 +182,7 @@ class AnswerChain:
             if shown:
                 timings.setdefault("first_token", time.perf_counter() - started)
                 yield shown
-            elif "\n" in stream.raw.strip() and parse_reply(stream.raw).declined:
+            elif stream.declined:
                 break  # a refusal: the support that may follow is not worth waiting for
         if tail := stream.finish():
             timings.setdefault("first_token", time.perf_counter() - started)

@@ -27,9 +27,6 @@ _SENTENCE_END = re.compile(
 SUPPORT_THRESHOLD = 0.5
 WEAK_SUPPORT = 0.2
 _MARK_RUN = re.compile(r"(?:\s*,?\s*\[\d+\])+")
-SHORT_ANSWER_WORDS = 12
-# What models put before a short answer although asked not to: "**", "Answer:", "Antwort:".
-_LEAD_DECORATION = re.compile(r"^(?:\W*(?:short answer|answer|kurze antwort|antwort)\s*:)?[\s*_#>-]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -62,14 +59,6 @@ def check_citations(text: str, passages: list[Passage]) -> CheckedAnswer:
 def strip_marks(text: str) -> str:
     """The text without its [n] marks."""
     return _MARK.sub("", text)
-
-
-def short_answer(text: str) -> str:
-    """The short answer an answer opens with: its first line, when that line is a few
-    words on its own ("Wiesbaden [1]"), without marks or markdown; "" otherwise."""
-    first = text.strip().split("\n", 1)[0]
-    line = _LEAD_DECORATION.sub("", strip_marks(first)).strip(" *_.;:")
-    return line if 0 < len(line.split()) <= SHORT_ANSWER_WORDS else ""
 
 
 def citation_for(n: int, passage: Passage, span: tuple[int, int] | None = None) -> Citation:

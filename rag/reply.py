@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.citations import short_answer
+from rag.citations import strip_marks
 
+SHORT_ANSWER_WORDS = 12
 _ANSWER_LABEL = re.compile(r"^[\s*_#>-]*(?:short answer|answer|kurze antwort|antwort)\s*:\s*", re.IGNORECASE)
 _SUPPORT_LABEL = re.compile(r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|begründung)\s*:\s*", re.IGNORECASE | re.MULTILINE)
 _LABELS = ("answer:", "support:", "antwort:", "beleg:", "begründung:", "short answer:", "kurze antwort:")
@@ -39,8 +40,9 @@ class Reply:
 
     @property
     def short(self) -> str:
-        """The short answer without marks, or "" when the line is more than a few words."""
-        return short_answer(self.answer_line)
+        """The short answer without marks or markdown, or "" when the line is more than a few words."""
+        line = strip_marks(self.answer_line).strip(" *_#>-.;:")
+        return line if 0 < len(line.split()) <= SHORT_ANSWER_WORDS else ""
 
     @property
     def text(self) -> str:
@@ -64,6 +66,7 @@ class ReplyStream:
 
     def __init__(self) -> None:
         self.raw = ""
+        self.declined = False  # known once the answer line is complete
         self._shown = ""
 
     def feed(self, piece: str) -> str:
@@ -83,6 +86,7 @@ class ReplyStream:
             if any(label.startswith(last.strip().lower()) for label in _LABELS):
                 ready = head
         reply = parse_reply(ready)
+        self.declined = reply.declined
         if reply.declined:
             return ""
         visible = reply.text

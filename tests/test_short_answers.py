@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import short_answer
 from rag.engine import Engine
 from rag.reply import ReplyStream, parse_reply
 from rag.spans import short_span
@@ -55,7 +54,7 @@ class TestModelReplies:
           "the final three minutes of the game. [1]"), ""),
     ])
     def test_short_answer_reads_the_first_line_when_it_is_a_few_words(self, text: str, short: str) -> None:
-        assert short_answer(text) == short
+        assert parse_reply(text).short == short
 
 
 class TestExtractiveShortAnswers:
