@@ -18,10 +18,11 @@ from rag.answer import Answer
 from rag.chain import AnswerChain, History
 from rag.embedders import Embedder, load_embedder
 from rag.ingest import IngestReport, Progress, ingest, remove
-from rag.retrieval import Mode, Passage, RetrievalParams, retrieve, with_following_text
+from rag.retrieval import Mode, Passage, RetrievalParams, distinct_passages, retrieve, with_following_text
 from rag.settings import Settings
 
 FOLLOWING_CHARS = 600  # about 150 tokens of the text after each passage, for the answer to draw on
+CANDIDATES_PER_PASSAGE = 3  # passages fetched per answer passage, as repeats are dropped
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,11 @@ class Engine:
         return retrieve(self.snapshot(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
 
     def answer_context(self, query: str, mode: Mode = "hybrid") -> list[Passage]:
-        """The passages an answer is written from: the top-k, each with the sentences that
-        follow it in its document."""
-        return with_following_text(self.snapshot(), self.search(query, mode=mode), FOLLOWING_CHARS)
+        """The passages an answer is written from: the top-k distinct ones, each with the
+        sentences that follow it in its document."""
+        snapshot, k = self.snapshot(), self.settings.top_k
+        found = self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode)
+        return distinct_passages(with_following_text(snapshot, found, FOLLOWING_CHARS), k)
 
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         return self._chain().ask(question, history, backend)

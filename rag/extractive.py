@@ -9,6 +9,7 @@ and is the baseline the generative backends must beat.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from index.lexical import tokenize
@@ -17,9 +18,14 @@ from rag.chunking import sentence_spans
 from rag.citations import citation_for
 from rag.embedders import Embedder
 from rag.retrieval import Passage
-from rag.spans import short_span, stem
+from rag.spans import compares, mentions, new_names, short_answer, stem
 
 MAX_SENTENCES = 2
+ANSWER_POOL = 5
+POOL_RATIO = 0.8
+CHOICE_POOL = 10
+SECOND_HOP_OPEN = 0.4  # share of the question's words the best sentence must leave open
+SECOND_HOP_SHARE = 0.34  # share of those a second-hop sentence must hold
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
 
 
@@ -60,12 +66,57 @@ def extract_answer(question: str, scored: list[ScoredSentence], passages: list[P
     answer that the first of them holds (a date, number or name), when there is one."""
     if not scored:
         return Extract("", [], 0.0)
-    best = sorted(scored, key=lambda s: -s.score)[:MAX_SENTENCES]
-    best = [s for s in best if s.score >= best[0].score * 0.8]  # a weak runner-up adds noise, not support
-    short = next((span for span in (short_span(question, s.text) for s in best) if span), "")
-    quoted = " ".join(f"{s.text} [{s.n}]" for s in best)
-    citations = [citation_for(s.n, passages[s.n - 1], (s.start, s.end)) for s in best]
-    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(best[0].score, 4), short)
+    ranked = sorted(scored, key=lambda s: -s.score)
+    # A weak runner-up adds noise, not support; the short answer may come from any strong one.
+    pool = [s for s in ranked[:ANSWER_POOL] if s.score >= ranked[0].score * POOL_RATIO]
+    if compares(question):
+        pool = ranked[:CHOICE_POOL]  # each named thing's own sentence may rank low
+    else:
+        # A document the best sentence names is the likelier next hop than the runner-up
+        # sentences; a sentence that merely names someone it brings in is a last resort.
+        to_documents, to_names = second_hop(question, ranked, passages)
+        pool = to_documents + [s for s in pool if s not in to_documents]
+        pool += [s for s in to_names if s not in pool]
+    span = short_answer(question, [s.text for s in pool], [passages[s.n - 1].title for s in pool])
+    evidence = [pool[i] for i in span.evidence] if span else []
+    quoted_sentences = evidence + [s for s in pool if s not in evidence][:MAX_SENTENCES - len(evidence)]
+    quoted = " ".join(f"{s.text} [{s.n}]" for s in quoted_sentences)
+    citations = [citation_for(s.n, passages[s.n - 1], (s.start, s.end)) for s in quoted_sentences]
+    short = span.text if span else ""
+    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(ranked[0].score, 4), short)
+
+
+def second_hop(question: str, ranked: list[ScoredSentence],
+               passages: list[Passage]) -> tuple[list[ScoredSentence], list[ScoredSentence]]:
+    """Sentences that answer what the best sentence leaves open, about what it brings in:
+    (those from documents it names, those that name a name it holds).
+
+    "The director of Big Stone Gap is based in what city?": the best sentence names the
+    director ("… directed by Adriana Trigiani"), and the answer is in her document, in a
+    sentence that shares little with the question as a whole but most of its rest
+    ("based in … New York City")."""
+    first = ranked[0]
+    first_doc = passages[first.n - 1]
+    asked = {stem(w) for w in tokenize(question)}
+    residual = asked - _words(first.text) - _words(first_doc.title)
+    if len(residual) < len(asked) * SECOND_HOP_OPEN:
+        return [], []  # the best sentence answers most of the question itself
+    answering = sorted((s for s in ranked if s is not first and len(residual & _words(s.text)) >= len(residual) * SECOND_HOP_SHARE),
+                       key=lambda s: -len(residual & _words(s.text)))
+    named_docs = {n for n, p in enumerate(passages, start=1)
+                  if p.doc_id != first_doc.doc_id and mentions(_bare_title(p.title), first.text)}
+    bridges = new_names(question, first.text)
+    to_documents = [s for s in answering if s.n in named_docs][:2]
+    to_names = [s for s in answering if s not in to_documents and any(mentions(b, s.text) for b in bridges)][:2]
+    return to_documents, to_names
+
+
+def _bare_title(title: str) -> str:
+    return re.sub(r"\s*\([^)]*\)", "", title)  # "Big Stone Gap (film)" names "Big Stone Gap"
+
+
+def _words(text: str) -> set[str]:
+    return {stem(w) for w in tokenize(text)}
 
 
 def _sentences(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
@@ -85,5 +136,4 @@ def _sentences(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
 def _overlap(question_words: set[str], sentence: str) -> float:
     if not question_words:
         return 0.0
-    words = {stem(w) for w in tokenize(sentence)}
-    return len(question_words & words) / len(question_words)
+    return len(question_words & _words(sentence)) / len(question_words)

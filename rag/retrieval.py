@@ -96,6 +96,21 @@ def with_following_text(snapshot: Snapshot, passages: list[Passage], chars: int)
     return extended
 
 
+def distinct_passages(passages: list[Passage], k: int) -> list[Passage]:
+    """The first `k` passages that are not mostly a repeat of one kept before them.
+
+    Neighbouring chunks, once extended by the text that follows them, repeat each other,
+    and a repeat takes the place of evidence from elsewhere."""
+    kept: list[Passage] = []
+    for passage in passages:
+        repeated = sum(max(0, min(passage.end, m.end) - max(passage.start, m.start)) for m in kept if m.doc_id == passage.doc_id)
+        if repeated * 2 < passage.end - passage.start:
+            kept.append(passage)
+        if len(kept) == k:
+            break
+    return kept
+
+
 def fuse(
     snapshot: Snapshot,
     query_vector: np.ndarray,

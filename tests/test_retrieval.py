@@ -36,6 +36,20 @@ def test_passages_carry_their_exact_span_and_source(demo_engine: Engine) -> None
     assert scores == sorted(scores, reverse=True)
 
 
+def test_the_answer_context_holds_no_passage_twice(demo_engine: Engine) -> None:
+    # Neighbouring chunks extended by their following text overlap; one that mostly repeats
+    # another gives its place to the next passage found.
+    snapshot = demo_engine.snapshot()
+    passages = demo_engine.answer_context("What did Rutte say about Trump and NATO?")
+    assert len(passages) == demo_engine.settings.top_k
+    for i, passage in enumerate(passages):
+        assert snapshot.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
+        for other in passages[:i]:
+            if other.doc_id == passage.doc_id:
+                shared = min(passage.end, other.end) - max(passage.start, other.start)
+                assert shared * 2 < passage.end - passage.start
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_every_mode_answers_with_passages(demo_engine: Engine, mode: str) -> None:
     passages = demo_engine.search("Rutte three main priorities", k=3, mode=mode)

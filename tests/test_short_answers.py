@@ -9,9 +9,15 @@ from __future__ import annotations
 import pytest
 
 from rag.engine import Engine
+from rag.extractive import ScoredSentence, extract_answer
 from rag.reply import ReplyStream, parse_reply
-from rag.spans import short_span
+from rag.retrieval import Passage
+from rag.spans import short_answer
 
+
+def short_span_text(question: str, sentence: str) -> str:
+    found = short_answer(question, [sentence])
+    return found.text if found else ""
 
 class TestModelReplies:
     def test_the_answer_line_is_the_short_answer_and_the_labels_never_show(self) -> None:
@@ -70,10 +76,10 @@ class TestExtractiveShortAnswers:
          "NATO members decided to build a new headquarters in Wiesbaden to secure support for Ukraine.", "Wiesbaden"),
     ])
     def test_the_span_of_the_kind_the_question_asks_for(self, question: str, sentence: str, span: str) -> None:
-        assert short_span(question, sentence) == span
+        assert short_span_text(question, sentence) == span
 
     def test_a_unit_the_question_does_not_name_stays_with_its_number(self) -> None:
-        assert short_span("How long did the handover ceremony last?", "The ceremony lasted two hours.") == "two hours"
+        assert short_span_text("How long did the handover ceremony last?", "The ceremony lasted two hours.") == "two hours"
 
     @pytest.mark.parametrize(("question", "sentence"), [
         ("Why did Trump criticise NATO?", "Trump lambasted member states in 2017."),
@@ -81,19 +87,112 @@ class TestExtractiveShortAnswers:
                                                 "said as he took over power from Jens Stoltenberg in Brussels.")),
     ])
     def test_questions_that_ask_for_no_date_number_or_name_get_no_span(self, question: str, sentence: str) -> None:
-        assert short_span(question, sentence) == ""
+        assert short_span_text(question, sentence) == ""
 
     def test_a_question_offering_a_choice_gets_the_option_the_sentence_names(self) -> None:
-        question = "Which battle occurred first, the Battle of Manila or the Battle of Guam?"
-        sentence = "The Second Battle of Guam (21 July – 10 August 1944) was the American recapture of the island."
-        assert short_span(question, sentence) == "The Second Battle of Guam"
+        question = "Which band is from England, Fireflight or Dirty Pretty Things?"
+        sentences = ["Dirty Pretty Things were an English rock band formed in London in 2005.",
+                     "Fireflight is an American Christian rock band from Eustis, Florida."]
+        assert short_span_text(question, sentences[0]) == "Dirty Pretty Things"
+
+    # HotpotQA comparison questions; the sentences open the two gold documents.
+    @pytest.mark.parametrize(("question", "sentences", "option"), [
+        ("Who was born first, Ulf Merbold or Mirosław Hermaszewski?",
+         ["Mirosław Hermaszewski (born September 15, 1941) is a retired Polish Air Force officer and cosmonaut.",
+          "Ulf Dietrich Merbold (born June 20, 1941) is the first West German citizen and the first non-American to fly "
+          "on a NASA spacecraft."],
+         "Ulf Merbold"),
+        ("Who died first, George Archainbaud or Ralph Murphy?",
+         ["Ralph Murphy (May 1, 1895 – February 10, 1967) was an American film director.",
+          "George Archainbaud (May 7, 1890 – February 20, 1959) was a French-born American film and television director."],
+         "George Archainbaud"),
+        ("Which came out first, Dinosaur or McFarland, USA",
+         ["McFarland, USA is a 2015 American sports drama film directed by Niki Caro.",
+          "Dinosaur is a 2000 American CGI animated adventure film produced by Walt Disney Feature Animation."],
+         "Dinosaur"),
+    ])
+    def test_which_came_first_is_decided_by_the_dates_of_both_options(self, question: str, sentences: list[str],
+                                                                        option: str) -> None:
+        found = short_answer(question, sentences)
+        assert found is not None and found.text == option
+        assert found.evidence == (0, 1)  # both dated sentences are quoted as support
+
+    @pytest.mark.parametrize(("question", "sentences", "verdict"), [
+        ("Are Broughtonia and Laeliocattleya both orchids?",
+         ["Broughtonia is a genus of orchids (family Orchidaceae) native to the Caribbean.",
+          "Laeliocattleya is a hybrid genus of orchids."], "yes"),
+        ("Were Gregory La Cava and Mike Judge both actors?",
+         ["Gregory La Cava (March 10, 1892 – March 1, 1952) was an American film director.",
+          "Mike Judge is an American actor, animator, writer, producer and musician."], "no"),
+    ])
+    def test_a_yes_no_question_about_two_things_is_checked_against_each(self, question: str, sentences: list[str],
+                                                                         verdict: str) -> None:
+        found = short_answer(question, sentences)
+        assert found is not None and found.text == verdict and found.evidence == (0, 1)
+
+    def test_no_verdict_when_one_of_the_things_is_named_nowhere(self) -> None:
+        sentences = ["Broughtonia is a genus of orchids (family Orchidaceae) native to the Caribbean."]
+        assert short_answer("Are Broughtonia and Laeliocattleya both orchids?", sentences) is None
+
+    def test_german_what_questions_are_not_yes_no_questions(self) -> None:
+        sentence = "Rutte's unmittelbare Priorität wird die Koordinierung der militärischen Hilfe für die Ukraine sein."
+        assert short_span_text("Was wird Ruttes unmittelbare Priorität sein?", sentence) == ""
+
+    @pytest.mark.parametrize(("question", "sentence", "span"), [
+        # The question word inside the question decides, not its first word.
+        ("Tysons Galleria is located in what county?",
+         "Tysons Galleria is a shopping mall located in Fairfax County, Virginia.", "Fairfax County"),
+        # "What film" names the film a sentence defines as one.
+        ("What film was written and directed by Joby Harold with music written by Samuel Sim?",
+         "Awake is a 2007 American conspiracy thriller film written and directed by Joby Harold.", "Awake"),
+        # A nickname is quoted.
+        ("What nickname does Mark Rutte have?",
+         "Rutte, nicknamed “Teflon Mark,” has been adept at avoiding domestic political crises throughout his career.",
+         "Teflon Mark"),
+        # A place follows "in"; German nouns and months are not places.
+        ("Where will Biden host a summit of Ukraine's supporters?",
+         "Präsident Biden lädt Unterstützer der Ukraine zu einem Gipfel in Ramstein am 12. Oktober ein.", "Ramstein"),
+        ("On what date is the summit of Ukraine's supporters in Ramstein?",
+         "Präsident Biden lädt Unterstützer der Ukraine zu einem Gipfel in Ramstein am 12. Oktober ein.", "12. Oktober"),
+        ("From which year to which year was Rutte prime minister of the Netherlands?",
+         "Mark Rutte was Prime Minister of the Netherlands from 2010 to 2024.", "2010 to 2024"),
+    ])
+    def test_the_span_follows_the_form_of_the_question(self, question: str, sentence: str, span: str) -> None:
+        assert short_span_text(question, sentence) == span
+
+    def test_a_capitalised_word_opening_a_sentence_is_not_a_name(self) -> None:
+        sentence = "Since Russia’s full-scale invasion of Ukraine, NATO troop numbers in the east have doubled."
+        assert short_span_text("Which countries are pushing for higher spending targets?", sentence) == ""
+
+    def test_a_follow_up_condensed_by_joining_is_read_by_its_last_question(self) -> None:
+        question = "Where will NATO build a new headquarters? And when does Biden host the summit?"
+        sentence = "Präsident Biden lädt Unterstützer der Ukraine zu einem Gipfel in Ramstein am 12. Oktober ein."
+        assert short_span_text(question, sentence) == "12. Oktober"
+
+    def test_the_answer_of_a_bridge_question_is_read_in_the_document_the_best_sentence_names(self) -> None:
+        # HotpotQA: the film's article names its director; her article holds the answer.
+        film = _passage("Big Stone Gap (film)", "Big Stone Gap is a 2014 American drama romantic comedy film written "
+                                                "and directed by Adriana Trigiani and produced by Donna Gigliotti.")
+        director = _passage("Adriana Trigiani", "Adriana Trigiani is an Italian American best-selling author of "
+                                                "sixteen books, television writer, film director, and entrepreneur "
+                                                "based in Greenwich Village, New York City.")
+        scored = [ScoredSentence(1, 0, len(film.text), film.text, 0.52),
+                  ScoredSentence(2, 0, len(director.text), director.text, 0.30)]
+        question = 'The director of the romantic comedy "Big Stone Gap" is based in what New York city?'
+        extract = extract_answer(question, scored, [film, director])
+        assert extract.short == "Greenwich Village"
+        assert [c.title for c in extract.citations] == ["Adriana Trigiani", "Big Stone Gap (film)"]
 
     def test_which_questions_take_a_name_of_several_words(self) -> None:
         sentence = ("Oana Lungescu, a distinguished fellow at the Royal United Services Institute defense and "
                     "security think tank, commented on defense spending.")
-        assert short_span("Bei welchem Thinktank ist Oana Lungescu Fellow?", sentence) == "Royal United Services Institute"
+        assert short_span_text("Bei welchem Thinktank ist Oana Lungescu Fellow?", sentence) == "Royal United Services Institute"
 
     def test_the_extractive_answer_opens_with_its_short_answer(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask("Wie viele der 32 Länder halten derzeit das Ziel von 2 % des BIP ein?",
                                  backend="extractive")
         assert answer.short_answer == "23" and answer.answer.startswith("23\n")
+
+
+def _passage(title: str, text: str) -> Passage:
+    return Passage(f"{title}#0", title, title, "", "en", 0, len(text), text, 1.0, 0.5)
