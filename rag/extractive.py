@@ -35,6 +35,7 @@ class Extract:
     citations: list[Citation]
     support: float  # score of the best sentence, 0..1: the refusal threshold applies to it
     short: str = ""  # the short answer within the best sentence, when one stands out
+    compared: bool = False  # the short answer compares the dates of two options: see Span
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def extract_answer(question: str, scored: list[ScoredSentence], passages: list[P
     quoted = " ".join(f"{s.text} [{s.n}]" for s in quoted_sentences)
     citations = [citation_for(s.n, passages[s.n - 1], (s.start, s.end)) for s in quoted_sentences]
     short = span.text if span else ""
-    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(ranked[0].score, 4), short)
+    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(ranked[0].score, 4), short,
+                   bool(span and span.compared))
 
 
 def second_hop(question: str, ranked: list[ScoredSentence],

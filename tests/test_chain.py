@@ -14,6 +14,7 @@ from rag.models import bundled_model_installed
 from rag.settings import DEMO_CORPUS, Settings
 
 PRIORITIES = "002_159690cec7945fb9"
+COMPARISONS = Path(__file__).resolve().parent / "fixtures" / "chain" / "hotpot_comparisons.jsonl"
 DEMO_QUESTION = "What are Rutte's three priorities?"
 UNANSWERABLE = ["Who won the 2022 football World Cup?", "What is Rutte's favourite food?"]
 FOLLOW_UP = [{"role": "user", "content": DEMO_QUESTION},
@@ -109,6 +110,21 @@ class TestLocalModel:
         assert PRIORITIES in {c.doc_id for c in answer.citations}
         assert answer.tokens["prompt"] < 900 and "first_token" in answer.timings
         assert_citations_point_at_given_passages(answer)
+
+    @pytest.mark.parametrize(("question", "answer"), [
+        ("who is younger Keith Bostic or Jerry Glanville ?", "Keith Bostic"),
+        ("Who was born first, Ulf Merbold or Mirosław Hermaszewski?", "Ulf Merbold"),
+    ])
+    def test_which_came_first_is_decided_by_the_dates_not_by_the_model(self, tmp_path: Path, question: str,
+                                                                        answer: str) -> None:
+        # HotpotQA comparisons the 1.5B model got wrong (the first) or only right by the option's name.
+        engine = Engine(Settings(index_dir=tmp_path / "index"), auto_demo=False)
+        engine.ingest([COMPARISONS])
+        reply = engine.ask(question, backend="local")
+        assert reply.short_answer == answer and reply.answer.startswith(f"{answer}\n")
+        assert reply.backend.startswith("extractive (compared") and reply.tokens == {}
+        assert len({c.doc_id for c in reply.citations}) == 2  # the two dated sentences
+        assert_citations_point_at_given_passages(reply)
 
     def test_a_german_question_gets_a_german_answer_citing_the_english_source(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask("Wer ist Oana Lungescu?", backend="local")

@@ -93,7 +93,8 @@ class TestExtractiveShortAnswers:
         question = "Which band is from England, Fireflight or Dirty Pretty Things?"
         sentences = ["Dirty Pretty Things were an English rock band formed in London in 2005.",
                      "Fireflight is an American Christian rock band from Eustis, Florida."]
-        assert short_span_text(question, sentences[0]) == "Dirty Pretty Things"
+        found = short_answer(question, sentences[:1])
+        assert found is not None and found.text == "Dirty Pretty Things" and not found.compared
 
     # HotpotQA comparison questions; the sentences open the two gold documents.
     @pytest.mark.parametrize(("question", "sentences", "option"), [
@@ -113,8 +114,9 @@ class TestExtractiveShortAnswers:
     ])
     def test_which_came_first_is_decided_by_the_dates_of_both_options(self, question: str, sentences: list[str],
                                                                         option: str) -> None:
-        found = short_answer(question, sentences)
-        assert found is not None and found.text == option
+        titles = [s.split(" (")[0].split(" is ")[0] for s in sentences]  # each option's own article
+        found = short_answer(question, sentences, titles)
+        assert found is not None and found.text == option and found.compared
         assert found.evidence == (0, 1)  # both dated sentences are quoted as support
 
     @pytest.mark.parametrize(("question", "sentences", "verdict"), [
