@@ -79,11 +79,13 @@ class Corpus:
     records: tuple[dict[str, str], ...] = ()
 
     def fingerprint(self) -> str:
-        """Changes whenever what would be indexed changes (content and document ids)."""
+        """Changes whenever what would be indexed changes: content, document ids, and where the
+        files are (the index records their paths, so a second checkout of the same corpus
+        gets its own index instead of adding its files to the first one's as new documents)."""
         digest = hashlib.sha256()
         files, _ = discover(self.paths)
         for file in files:
-            digest.update(f"{file.doc_id}\0".encode())
+            digest.update(f"{file.doc_id}\0{file.path.resolve()}\0".encode())
             digest.update(hashlib.sha256(file.path.read_bytes()).digest())
         digest.update(self._records_jsonl().encode("utf-8", "surrogatepass"))
         return digest.hexdigest()

@@ -260,6 +260,21 @@ def test_smoke_benchmark_on_the_demo_set(demo_run):
     assert {"single-hop en→en", "single-hop de→de", "cross-lingual en→de", "cross-lingual de→en"} <= set(scores)
 
 
+def test_two_checkouts_of_one_corpus_do_not_share_an_index(cache, tmp_path):
+    # Same files, same ids, different folders: the second must not land in the first one's
+    # cached index as new documents ("000_…-6ad2ef16"), which would halve its recall.
+    corpus_ids = {path.stem for path in DEMO_CORPUS.iterdir()}
+    for checkout in ("a", "b"):
+        shutil.copytree(DEMO_CORPUS, tmp_path / checkout / "corpus")
+        bench = tmp_path / checkout / "bench"
+        bench.mkdir()
+        shutil.copy(DEMO_BENCH / "questions.jsonl", bench)
+        (bench / "bench.json").write_text(json.dumps({"corpus": "../corpus"}), encoding="utf-8")
+        out = tmp_path / checkout / "run"
+        assert rag_eval(bench, "--pipeline", "ours", "--limit", "4", "--out", out) == 0
+        assert {doc for row in rows(out).values() for doc in row["ranking"]} <= corpus_ids
+
+
 def test_an_interrupted_run_resumes_without_asking_again(demo_run, tmp_path):
     out, first = demo_run
     final = rows(out)
