@@ -19,7 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 import prompts
 from rag.answer import Answer, Citation
 from rag.chunking import count_tokens
-from rag.citations import check_citations, strip_marks
+from rag.citations import check_citations, cited_numbers, strip_marks
 from rag.embedders import Embedder
 from rag.extractive import ScoredSentence, extract_answer, score_sentences
 from rag.llms import make_chat_model
@@ -210,7 +210,7 @@ def _draft_from_reply(reply: Reply, tokens: dict[str, int], scored: list[ScoredS
         return _Draft("", [], True, tokens, 0, 0.0)
     text = reply.text
     if len(strip_marks(reply.support).split()) < SUPPORT_MIN_WORDS and scored:
-        marked = [int(n) for n in re.findall(r"\[(\d+)\]", text) if 0 < int(n) <= len(passages)]
+        marked = [n for n in cited_numbers(text) if 0 < n <= len(passages)]
         pool = [s for s in scored if s.n in marked] or scored
         best = max(pool, key=lambda s: s.score)
         text = f"{reply.answer_line}\n{best.text} [{best.n}]"

@@ -51,9 +51,14 @@ def check_citations(text: str, passages: list[Passage]) -> CheckedAnswer:
 
     text = _MARK.sub(keep_valid, text).strip()
     text, added, cited_share = _cite_uncited_sentences(text, passages)
-    order = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
+    order = list(dict.fromkeys(cited_numbers(text)))
     citations = [citation_for(n, passages[n - 1]) for n in order]
     return CheckedAnswer(text, citations, dropped, added, cited_share)
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The n of each single [n] mark, in order."""
+    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
 
 
 def strip_marks(text: str) -> str:
@@ -111,7 +116,7 @@ def _cite_uncited_sentences(text: str, passages: list[Passage]) -> tuple[str, in
 def _prune_marks(sentence: str, passage_words: list[set[str]]) -> str:
     """Each run of marks once, in order, without passages that clearly do not back the sentence."""
     words = set(tokenize(_MARK_RUN.sub(" ", sentence)))
-    marks = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+    marks = cited_numbers(sentence)
     support = {n: len(words & passage_words[n - 1]) / max(len(words), 1) for n in marks}
     clear = any(v >= SUPPORT_THRESHOLD for v in support.values())
     keep = [n for n in dict.fromkeys(marks) if not clear or support[n] >= WEAK_SUPPORT]

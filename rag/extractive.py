@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.lexical import tokenize
 from rag.answer import Citation
 from rag.chunking import sentence_spans
 from rag.citations import citation_for
 from rag.embedders import Embedder
 from rag.retrieval import Passage
-from rag.spans import compares, mentions, new_names, short_answer, stem
+from rag.spans import compares, mentions, new_names, short_answer, stems
 
 MAX_SENTENCES = 2
 ANSWER_POOL = 5
@@ -54,7 +53,7 @@ def score_sentences(question: str, passages: list[Passage], embedder: Embedder) 
         return []
     vectors = embedder.embed_documents_array([text for _, _, _, text in sentences])
     similarity = vectors @ embedder.embed_query_array(question)
-    question_words = {stem(w) for w in tokenize(question)}
+    question_words = stems(question)
     return [
         ScoredSentence(n, start, end, text,
                        SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * _overlap(question_words, text))
@@ -99,12 +98,12 @@ def second_hop(question: str, ranked: list[ScoredSentence],
     ("based in … New York City")."""
     first = ranked[0]
     first_doc = passages[first.n - 1]
-    asked = {stem(w) for w in tokenize(question)}
-    residual = asked - _words(first.text) - _words(first_doc.title)
+    asked = stems(question)
+    residual = asked - stems(first.text) - stems(first_doc.title)
     if len(residual) < len(asked) * SECOND_HOP_OPEN:
         return [], []  # the best sentence answers most of the question itself
-    answering = sorted((s for s in ranked if s is not first and len(residual & _words(s.text)) >= len(residual) * SECOND_HOP_SHARE),
-                       key=lambda s: -len(residual & _words(s.text)))
+    held = sorted(((len(residual & stems(s.text)), s) for s in ranked if s is not first), key=lambda pair: -pair[0])
+    answering = [s for count, s in held if count >= len(residual) * SECOND_HOP_SHARE]
     named_docs = {n for n, p in enumerate(passages, start=1)
                   if p.doc_id != first_doc.doc_id and mentions(_bare_title(p.title), first.text)}
     bridges = new_names(question, first.text)
@@ -115,10 +114,6 @@ def second_hop(question: str, ranked: list[ScoredSentence],
 
 def _bare_title(title: str) -> str:
     return re.sub(r"\s*\([^)]*\)", "", title)  # "Big Stone Gap (film)" names "Big Stone Gap"
-
-
-def _words(text: str) -> set[str]:
-    return {stem(w) for w in tokenize(text)}
 
 
 def _sentences(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
@@ -138,4 +133,4 @@ def _sentences(passages: list[Passage]) -> list[tuple[int, int, int, str]]:
 def _overlap(question_words: set[str], sentence: str) -> float:
     if not question_words:
         return 0.0
-    return len(question_words & _words(sentence)) / len(question_words)
+    return len(question_words & stems(sentence)) / len(question_words)

@@ -132,7 +132,7 @@ def short_answer(question: str, sentences: Sequence[str], titles: Sequence[str] 
     kinds = _expected_kinds(question)
     if not kinds:
         return None
-    asked = {stem(w) for w in tokenize(question)}
+    asked = stems(question)
     # The surer kind first, in any of the sentences: a date in the second sentence answers
     # "when" better than a bare number in the first.
     for pattern in kinds:
@@ -182,7 +182,7 @@ def _holds_asked_noun(question: str, text: str) -> bool:
     if not found:
         return False
     phrase = _PHRASE_END.split(question.lower()[found.end() - 1:], maxsplit=1)[0].split()
-    return bool(phrase) and stem(phrase[-1]) in {stem(w) for w in tokenize(text)}
+    return bool(phrase) and stem(phrase[-1]) in stems(text)
 
 
 # --------------------------------------------------------------------------- choices
@@ -272,8 +272,8 @@ def _yes_no_entities(question: str) -> list[str]:
 def _verdict(question: str, entities: list[str], sentences: Sequence[str], titles: Sequence[str]) -> Span | None:
     """"yes" when the sentences naming each thing also say what the question asks of it, else
     "no"; None when one of them is named nowhere. Each thing's sentence is the evidence."""
-    named = {stem(w) for entity in entities for w in tokenize(entity)}
-    claim = {stem(w) for w in tokenize(question)} - named - _BOTH
+    named = set().union(*(stems(entity) for entity in entities))
+    claim = stems(question) - named - _BOTH
     if not claim:
         return None
     evidence, holds = [], True
@@ -291,15 +291,15 @@ def _verdict(question: str, entities: list[str], sentences: Sequence[str], title
 
 def _holds(claim: set[str], sentence: str) -> bool:
     """Whether the sentence says every word of the claim, allowing for endings ("actors", "actor")."""
-    words = {stem(w) for w in tokenize(sentence)}
+    words = stems(sentence)
     return all(any(c == w or (min(len(c), len(w)) >= 4 and (c.startswith(w) or w.startswith(c))) for w in words)
                for c in claim)
 
 
 def mentions(name: str, sentence: str, title: str = "") -> bool:
     """Whether the sentence (or the title of its document) names `name`."""
-    words = {stem(w) for w in tokenize(name)}
-    return bool(words) and words <= {stem(w) for w in tokenize(f"{title} {sentence}")}
+    words = stems(name)
+    return bool(words) and words <= stems(f"{title} {sentence}")
 
 
 def _date_key(sentence: str, last: bool) -> tuple[int, int, int] | None:
@@ -318,7 +318,7 @@ def _date_key(sentence: str, last: bool) -> tuple[int, int, int] | None:
 
 def new_names(question: str, sentence: str) -> list[str]:
     """The names in the sentence that the question does not hold: where a second hop leads."""
-    asked = {stem(w) for w in tokenize(question)}
+    asked = stems(question)
     return [m.group() for m in _NAME.finditer(sentence) if tokenize(m.group()) and not _all_asked(m.group(), asked)]
 
 
@@ -349,6 +349,11 @@ def _asked_share(text: str, asked: set[str]) -> float:
 
 def _all_asked(text: str, asked: set[str]) -> bool:
     return bool(tokenize(text)) and _asked_share(text, asked) == 1.0
+
+
+def stems(text: str) -> set[str]:
+    """The stems of the text's content words: what two texts are compared by."""
+    return {stem(w) for w in tokenize(text)}
 
 
 def stem(word: str) -> str:
