@@ -3,7 +3,8 @@
 - `ours`: `Engine.ask`, exactly what the chat does (hybrid retrieval).
 - `bm25`, `dense`: the same answer chain (condensing, refusal gate, answerer,
   citation check), with retrieval swapped for the engine's lexical-only or
-  dense-only search. Only retrieval differs from `ours`.
+  dense-only search. Only retrieval differs from `ours`, which also reranks its
+  answer passages by their best sentence (`rag/rerank.py`); the baselines do not.
 - `langchain-baseline`: the recipe most teams start from.
   RecursiveCharacterTextSplitter (1000 characters, 200 overlap), FAISS similarity
   top-4 over the same embedder, then the "stuff" prompt with the same LLM. It has no

@@ -18,6 +18,7 @@ from rag.answer import Answer
 from rag.chain import AnswerChain, History
 from rag.embedders import Embedder, load_embedder
 from rag.ingest import IngestReport, Progress, ingest, remove
+from rag.rerank import RERANK_DEPTH, rerank
 from rag.retrieval import Mode, Passage, RetrievalParams, distinct_passages, retrieve, with_following_text
 from rag.settings import Settings
 
@@ -90,10 +91,15 @@ class Engine:
 
     def answer_context(self, query: str, mode: Mode = "hybrid") -> list[Passage]:
         """The passages an answer is written from: the top-k distinct ones, each with the
-        sentences that follow it in its document."""
+        sentences that follow it in its document. Hybrid search, the chat's, reranks them by
+        their best sentence; the single-retriever modes stay plain, as the baselines they serve."""
         snapshot, k = self.snapshot(), self.settings.top_k
-        found = self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode)
-        return distinct_passages(with_following_text(snapshot, found, FOLLOWING_CHARS), k)
+        reranked = mode == "hybrid"
+        depth = max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH if reranked else 0)
+        found = with_following_text(snapshot, self.search(query, k=depth, mode=mode), FOLLOWING_CHARS)
+        if reranked:
+            found = rerank(query, found, self.embedder)
+        return distinct_passages(found, k)
 
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         return self._chain().ask(question, history, backend)

@@ -26,6 +26,10 @@ CHOICE_POOL = 10
 SECOND_HOP_OPEN = 0.4  # share of the question's words the best sentence must leave open
 SECOND_HOP_SHARE = 0.34  # share of those a second-hop sentence must hold
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
+# A statement ends like one, and a list item or table row may end without; a headline
+# ("Rutte – NATO's new secretary general") does not, and quoted as an answer it only
+# repeats the question's topic.
+_STATEMENT = re.compile(r"[.!?…][\"'”“’»«)\]]*$|^(?:[-*•+|]|\d+[.)])\s")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,9 @@ def extract_answer(question: str, scored: list[ScoredSentence], passages: list[P
     answer that the first of them holds (a date, number or name), when there is one."""
     if not scored:
         return Extract("", [], 0.0)
+    support = max(s.score for s in scored)
     ranked = sorted(scored, key=lambda s: -s.score)
+    ranked = [s for s in ranked if _STATEMENT.search(s.text)] or ranked
     # A weak runner-up adds noise, not support; the short answer may come from any strong one.
     pool = [s for s in ranked[:ANSWER_POOL] if s.score >= ranked[0].score * POOL_RATIO]
     if compares(question):
@@ -83,7 +89,7 @@ def extract_answer(question: str, scored: list[ScoredSentence], passages: list[P
     quoted = " ".join(f"{s.text} [{s.n}]" for s in quoted_sentences)
     citations = [citation_for(s.n, passages[s.n - 1], (s.start, s.end)) for s in quoted_sentences]
     short = span.text if span else ""
-    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(ranked[0].score, 4), short,
+    return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(support, 4), short,
                    bool(span and span.compared))
 
 

@@ -60,6 +60,8 @@ _OPENERS = {"since", "after", "although", "despite", "during", "however", "meanw
             "seit", "nach", "trotz", "während", "obwohl", "jedoch", "zudem"}
 _ARTICLES = {"the", "der", "die", "das", "le", "la", "les", "el"}
 _NAMING = re.compile(r"\b(?:nicknamed|known as(?: the)?|called|named|titled|dubbed|genannt|bekannt als)\W*$", re.IGNORECASE)
+# Nouns that ask for a name: "what nickname", "welchen Spitznamen", "under what title".
+_NAME_NOUN = re.compile(r"(?:nick|spitz|bei|ruf|künstler)?namen?s?$|title|titel|alias|moniker|pseudonym")
 _NAMES = (_NAME, _PERSON, _LONG_NAME, _PLACE)
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NEXT_WORD = re.compile(r"\s+(\w+)")
@@ -154,7 +156,8 @@ def _span_in(question: str, pattern: re.Pattern[str], sentence: str, asked: set[
     if pattern is _QUOTED:
         # A quote is a title where the sentence says of what: "the film “…”", "nicknamed “…”".
         candidates = [(text, at) for text, at in candidates
-                      if _NAMING.search(sentence[max(0, at - 30):at]) or _holds_asked_noun(question, sentence)]
+                      if (_NAMING.search(sentence[max(0, at - 30):at]) and _asks_for_name(question))
+                      or _holds_asked_noun(question, sentence)]
     if pattern in _NAMES:
         if _is_heading(sentence):
             return ""  # "A New Era Begins": in a headline every word looks like a name
@@ -178,11 +181,23 @@ def _expected_kinds(question: str) -> tuple[re.Pattern[str], ...]:
 
 def _holds_asked_noun(question: str, text: str) -> bool:
     """Whether the text holds the noun the question's "what …" asks for ("what film")."""
+    noun = _asked_noun(question)
+    return bool(noun) and stem(noun) in stems(text)
+
+
+def _asks_for_name(question: str) -> bool:
+    """Whether the question's "what …" asks for a name ("Welchen Spitznamen …"), which a
+    quote after "known as" gives; a quote answers "which minister" only by chance."""
+    return _NAME_NOUN.match(_asked_noun(question)) is not None
+
+
+def _asked_noun(question: str) -> str:
+    """The noun the question's "what …" asks for ("film"); "" when there is none."""
     found = _WHAT_NOUN.search(question.lower())
     if not found:
-        return False
+        return ""
     phrase = _PHRASE_END.split(question.lower()[found.end() - 1:], maxsplit=1)[0].split()
-    return bool(phrase) and stem(phrase[-1]) in stems(text)
+    return phrase[-1] if phrase else ""
 
 
 # --------------------------------------------------------------------------- choices
