@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag.embedders import Embedder
-from rag.extractive import score_sentences
+from rag.extractive import ScoredSentence, score_sentences
 from rag.retrieval import Passage
 
 RERANK_DEPTH = 20  # passages reranked: demo F1 0.458 at 10 or 15, 0.476 at 20 or 30 ("ten years" ranks 16th)
@@ -24,8 +24,13 @@ RERANK_DEPTH = 20  # passages reranked: demo F1 0.458 at 10 or 15, 0.476 at 20 o
 
 def rerank(question: str, passages: list[Passage], embedder: Embedder) -> list[Passage]:
     """The passages ordered by retrieval score plus best-sentence score (which becomes their score)."""
-    best: dict[int, float] = {}
-    for sentence in score_sentences(question, passages, embedder):
-        best[sentence.n] = max(best.get(sentence.n, 0.0), sentence.score)
-    rescored = [replace(p, score=p.score + best.get(n, 0.0)) for n, p in enumerate(passages, start=1)]
+    scored = score_sentences(question, passages, embedder)  # each sentence once, though passages overlap
+    rescored = [replace(p, score=p.score + _best_sentence(p, scored, passages)) for p in passages]
     return sorted(rescored, key=lambda p: -p.score)
+
+
+def _best_sentence(passage: Passage, scored: list[ScoredSentence], passages: list[Passage]) -> float:
+    """The score of the best sentence within the passage, wherever it was scored: a passage
+    overlapping a better-ranked one holds sentences that were scored as the other's."""
+    return max((s.score for s in scored if passages[s.n - 1].doc_id == passage.doc_id
+                and passage.start <= s.start and s.end <= passage.end), default=0.0)

@@ -4,6 +4,8 @@ regression, runs that resume, and a question-by-question comparison of two runs.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import math
 import os
@@ -30,6 +32,7 @@ from eval.metrics import (
     score_question,
     token_f1,
 )
+from eval import runner
 from eval.runner import select_questions
 from index.store import IndexStore
 from rag.answer import Answer
@@ -273,6 +276,40 @@ def test_two_checkouts_of_one_corpus_do_not_share_an_index(cache, tmp_path):
         out = tmp_path / checkout / "run"
         assert rag_eval(bench, "--pipeline", "ours", "--limit", "4", "--out", out) == 0
         assert {doc for row in rows(out).values() for doc in row["ranking"]} <= corpus_ids
+
+
+# Modules the answer path imports whose code does not make answers, and why.
+NOT_ANSWER_CODE = {
+    "rag.settings": "the settings' values are fingerprinted themselves",
+    "rag.embedders": "the embedder is fingerprinted by its identity, kept in the index manifest",
+    "rag.models": "it finds model files; which model answers is a fingerprinted setting",
+    "rag.answer": "data classes", "eval.benchmark": "data classes", "index.records": "data classes",
+    "prompts": "it only loads the prompt texts, which are digested",
+    "eval.metrics": "it scores answers, it does not make them",
+}
+
+
+def test_every_module_on_the_answer_path_is_in_the_run_fingerprint():
+    # A resumed run skips the questions answered under the same fingerprint: a module left
+    # out of it (rag.spans once was) lets answers of two code versions mix in one run.
+    reached = _project_imports("rag.engine") | _project_imports("eval.baselines")
+    fingerprinted = set(runner._INDEX_CODE + runner._ANSWER_CODE)
+    assert reached - fingerprinted - NOT_ANSWER_CODE.keys() == set()
+
+
+def _project_imports(module: str, seen: set[str] | None = None) -> set[str]:
+    """The module and every module of this project it imports, directly or not."""
+    seen = set() if seen is None else seen
+    seen.add(module)
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    for node in ast.walk(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else (
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+        for name in names:
+            if name.split(".")[0] in {"rag", "index", "eval", "prompts"} and name not in seen:
+                _project_imports(name, seen)
+    return seen
 
 
 def test_an_interrupted_run_resumes_without_asking_again(demo_run, tmp_path):

@@ -50,6 +50,25 @@ def test_the_answer_context_holds_no_passage_twice(demo_engine: Engine) -> None:
                 assert shared * 2 < passage.end - passage.start
 
 
+def test_the_answer_context_reaches_a_passage_whose_one_sentence_answers(demo_engine: Engine) -> None:
+    # The chunk about the handover ranks 16th by search: its embedding is about Rutte taking
+    # office, and only one of its sentences says how long Stoltenberg led. Reranked by their
+    # best sentence, the twenty best passages give it a place among the five.
+    question = "For how many years did the man who said NATO is in 'safe hands' under Rutte lead the alliance?"
+    answer = "who led the alliance for the past ten years"
+    assert not any(answer in p.text for p in demo_engine.search(question, k=demo_engine.settings.top_k))
+    assert any(answer in p.text for p in demo_engine.answer_context(question))
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical"])
+def test_the_baselines_answer_context_is_their_search_order(demo_engine: Engine, mode: str) -> None:
+    # Single-retriever modes serve as baselines: their answer passages are not reranked.
+    question = "What did Rutte say about Trump and NATO?"
+    searched = [p.chunk_id for p in demo_engine.search(question, k=15, mode=mode)]
+    context = [p.chunk_id for p in demo_engine.answer_context(question, mode=mode)]
+    assert context == [chunk for chunk in searched if chunk in context]
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_every_mode_answers_with_passages(demo_engine: Engine, mode: str) -> None:
     passages = demo_engine.search("Rutte three main priorities", k=3, mode=mode)

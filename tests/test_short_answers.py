@@ -162,6 +162,15 @@ class TestExtractiveShortAnswers:
     def test_the_span_follows_the_form_of_the_question(self, question: str, sentence: str, span: str) -> None:
         assert short_span_text(question, sentence) == span
 
+    def test_a_quote_after_known_as_answers_a_question_for_a_name_and_no_other(self) -> None:
+        nickname = "“Like Stoltenberg, Rutte is also known as the ‘Trump whisperer’."
+        candidates = ("NATO member countries considered various candidates to succeed Stoltenberg, including UK "
+                      "Defense Secretary Ben Wallace.")
+        assert short_span_text("Welchen Spitznamen hat Mark Rutte?", nickname) == "Trump whisperer"
+        found = short_answer("Welcher britische Verteidigungsminister war als Nachfolger Stoltenbergs im Gespräch?",
+                             [candidates, nickname])
+        assert found is not None and found.text.endswith("Ben Wallace")
+
     def test_a_capitalised_word_opening_a_sentence_is_not_a_name(self) -> None:
         sentence = "Since Russia’s full-scale invasion of Ukraine, NATO troop numbers in the east have doubled."
         assert short_span_text("Which countries are pushing for higher spending targets?", sentence) == ""
@@ -189,6 +198,17 @@ class TestExtractiveShortAnswers:
         sentence = ("Oana Lungescu, a distinguished fellow at the Royal United Services Institute defense and "
                     "security think tank, commented on defense spending.")
         assert short_span_text("Bei welchem Thinktank ist Oana Lungescu Fellow?", sentence) == "Royal United Services Institute"
+
+    def test_a_headline_is_not_quoted_as_an_answer_but_a_list_item_is(self) -> None:
+        headline = _passage("Rutte – NATO's new secretary general", "Rutte – NATO's new secretary general")
+        said = _passage("Rutte", "“As secretary-general, I will work on three main priorities,” Rutte said.")
+        item = _passage("Priorities", "- keep NATO strong")
+        scored = [ScoredSentence(n, 0, len(p.text), p.text, score)
+                  for n, (p, score) in enumerate([(headline, 0.6), (said, 0.5), (item, 0.45)], start=1)]
+        extract = extract_answer("What are Rutte's three priorities as NATO secretary-general?", scored,
+                                 [headline, said, item])
+        assert [c.title for c in extract.citations] == ["Rutte", "Priorities"]
+        assert extract.support == 0.6  # the headline still counts as evidence that the documents cover it
 
     def test_the_extractive_answer_opens_with_its_short_answer(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask("Wie viele der 32 Länder halten derzeit das Ziel von 2 % des BIP ein?",
