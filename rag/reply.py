@@ -55,7 +55,8 @@ def parse_reply(raw: str) -> Reply:
     # Models copy the form's brackets too: "<keep NATO strong; ...>".
     answer_line = _ANSWER_LABEL.sub("", first).strip().removeprefix("<").replace(">", "", 1).strip()
     support = _SUPPORT_LABEL.sub("", rest.strip()).strip()
-    declined = answer_line.lower().startswith(_PLACEHOLDER) or bool(_DECLINED.search(answer_line))
+    # The placeholder may come back behind the wrong label too: "Support: <a name, number or …".
+    declined = _PLACEHOLDER in answer_line.lower() or bool(_DECLINED.search(answer_line))
     return Reply(answer_line, support, declined)
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from rag.answer import Answer
+from rag.chain import prompt_context
 from rag.citations import check_citations
 from rag.engine import Engine
+from rag.extractive import score_sentences
 from rag.models import bundled_model_installed
 from rag.settings import DEMO_CORPUS, Settings
 
@@ -36,6 +38,16 @@ def test_invalid_citation_marks_are_removed_and_counted(demo_engine: Engine) -> 
     checked = check_citations("NATO must stay strong [1][7]. Ukraine comes second [2, 9].", passages)
     assert checked.text == "NATO must stay strong [1]. Ukraine comes second [2]."
     assert checked.dropped == 2 and [c.n for c in checked.citations] == [1, 2]
+
+
+def test_the_prompt_shows_a_list_under_the_one_passage_that_holds_all_of_it(demo_engine: Engine) -> None:
+    # The two best passages overlap: the first holds the first two priorities, the second all
+    # three. Split as "[1] first, second … [2] third", the 1.5B model answered with the first alone.
+    passages = demo_engine.answer_context(DEMO_QUESTION)
+    scored = score_sentences(DEMO_QUESTION, passages, demo_engine.embedder)
+    context = prompt_context(scored, passages, demo_engine.settings.context_tokens)
+    block = next(b for b in context.split("\n\n") if "third priority" in b)
+    assert "The first is to keep NATO strong" in block and "second priority" in block
 
 
 def test_a_mark_on_the_wrong_passage_moves_to_the_passage_that_says_it(demo_engine: Engine) -> None:

@@ -29,6 +29,7 @@ class TestModelReplies:
         "I don't know.",
         "Answer: <unknown>\nSupport: <[1]>",
         "Answer: <a name, number or short phrase>\nSupport: <one or two sentences>",
+        "Support: <a name, number or short phrase\nDarüber hinaus muss Rutte … unterstützt hat. [1]",
         "Answer: Das Gehalt des NATO-Generalsekretärs ist nicht bekannt.",
         "The passage does not provide any information about Mark Rutte's children.",
         "NOT_IN_SOURCES",
