@@ -17,9 +17,14 @@ from rag.chunking import sentence_spans
 from rag.citations import citation_for
 from rag.embedders import Embedder
 from rag.retrieval import Passage
-from rag.spans import compares, mentions, new_names, short_answer, stems
+from rag.spans import compares, mentions, new_names, short_answer, stem, stems
 
 MAX_SENTENCES = 2
+LIST_REACH = 8  # sentences after a list's announcement that may hold its items
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5}
+_ASKED_COUNT = re.compile(rf"\b({'|'.join(_COUNTS)})\s+(?:\w+\s+)?(\w+)", re.IGNORECASE)
+_ORDINAL = re.compile(r"\b(?:first|second|third|fourth|fifth|erste|zweite|dritte|vierte|fünfte|erstens|zweitens"
+                      r"|drittens|viertens|fünftens)\w*", re.IGNORECASE)
 ANSWER_POOL = 5
 POOL_RATIO = 0.8
 CHOICE_POOL = 10
@@ -83,14 +88,41 @@ def extract_answer(question: str, scored: list[ScoredSentence], passages: list[P
         to_documents, to_names = second_hop(question, ranked, passages)
         pool = to_documents + [s for s in pool if s not in to_documents]
         pool += [s for s in to_names if s not in pool]
-    span = short_answer(question, [s.text for s in pool], [passages[s.n - 1].title for s in pool])
+    listed = announced_list(question, pool, scored, passages)
+    span = None if listed else short_answer(question, [s.text for s in pool], [passages[s.n - 1].title for s in pool])
     evidence = [pool[i] for i in span.evidence] if span else []
-    quoted_sentences = evidence + [s for s in pool if s not in evidence][:MAX_SENTENCES - len(evidence)]
+    quoted_sentences = listed or evidence + [s for s in pool if s not in evidence][:MAX_SENTENCES - len(evidence)]
     quoted = " ".join(f"{s.text} [{s.n}]" for s in quoted_sentences)
     citations = [citation_for(s.n, passages[s.n - 1], (s.start, s.end)) for s in quoted_sentences]
     short = span.text if span else ""
     return Extract(f"{short}\n{quoted}" if short else quoted, citations, round(support, 4), short,
                    bool(span and span.compared))
+
+
+def announced_list(question: str, pool: list[ScoredSentence], scored: list[ScoredSentence],
+                   passages: list[Passage]) -> list[ScoredSentence]:
+    """For "What are Rutte's three priorities?": the sentence of the pool that announces that many
+    ("I will work on three main priorities"), then the sentences after it that number the items
+    ("The first is …", "Rutte said his second priority …", "… his third priority …").
+
+    The items rarely repeat the question's words, so they score low, and the best two sentences
+    are the announcement and something else. Empty unless every item is found."""
+    asked = _ASKED_COUNT.search(question)
+    if not asked:
+        return []
+    count, noun = _COUNTS[asked.group(1).lower()], stem(asked.group(2).lower())
+    for announcing in pool:
+        words = [w.lower() for w in re.findall(r"\w+", announcing.text)]
+        if count not in {_COUNTS.get(w) for w in words} or noun not in {stem(w) for w in words}:
+            continue
+        doc_id = passages[announcing.n - 1].doc_id
+        after = sorted({s.start: s for s in scored
+                        if passages[s.n - 1].doc_id == doc_id and s.start >= announcing.end}.values(),
+                       key=lambda s: s.start)[:LIST_REACH]
+        items = [s for s in after if _ORDINAL.search(s.text)][:count]
+        if len(items) == count:
+            return [announcing, *items]
+    return []
 
 
 def second_hop(question: str, ranked: list[ScoredSentence],

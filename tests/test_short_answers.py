@@ -211,6 +211,21 @@ class TestExtractiveShortAnswers:
         assert [c.title for c in extract.citations] == ["Rutte", "Priorities"]
         assert extract.support == 0.6  # the headline still counts as evidence that the documents cover it
 
+    @pytest.mark.parametrize(("items", "quoted"), [
+        (["The first is to keep NATO strong.", "Rutte said his second priority was Ukraine.",
+          "Rutte said his third priority was partnerships."], 4),
+        (["The first is to keep NATO strong.", "Rutte said his second priority was Ukraine."], 1),
+    ])
+    def test_a_list_the_question_counts_is_quoted_whole_or_not_at_all(self, items: list[str], quoted: int) -> None:
+        sentences = ["“I will work on three main priorities,” Rutte said.", *items, "Our security must be a team effort."]
+        passage = _passage("Rutte", " ".join(sentences))
+        starts = [passage.text.index(s) for s in sentences]
+        scored = [ScoredSentence(1, start, start + len(s), s, 0.6 if i == 0 else 0.3)
+                  for i, (start, s) in enumerate(zip(starts, sentences))]
+        extract = extract_answer("What are Rutte's three priorities?", scored, [passage])
+        assert len(extract.citations) == quoted  # the announcement and its three items, or the best sentence alone
+        assert extract.text.startswith("“I will work on three main priorities,”")
+
     def test_the_extractive_answer_opens_with_its_short_answer(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask("Wie viele der 32 Länder halten derzeit das Ziel von 2 % des BIP ein?",
                                  backend="extractive")
