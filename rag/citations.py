@@ -18,9 +18,10 @@ from rag.retrieval import Passage
 # [1], [1, 2], [1][2], [1-2] and the full-width brackets some models emit.
 _MARK = re.compile(r"\s?[\[【](\d+(?:\s*[,;–-]\s*\d+)*)[\]】]")
 # A sentence ends at . ! ? (not after an initial as in "U.S." or an ordinal as in
-# "12. Oktober"), takes the citation marks that follow it, or ends at a line break.
+# "12. Oktober"), takes the citation marks that follow it (and a closing quote the 1.5B model
+# sets apart at the end of a line: "… closer to NATO. \""), or ends at a line break.
 _SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?]+[\"'”’»)]*(?:\s*,?\s*\[[\d,;\s–-]+\])*(?=\s|$)|\n"
+    r"(?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?]+[\"'”’»)]*(?:[ \t]+[\"”»](?=[ \t]*(?:\n|$)))?(?:\s*,?\s*\[[\d,;\s–-]+\])*(?=\s|$)|\n"
 )
 # Share of a sentence's content words a passage must hold to be cited for it; a mark
 # whose passage holds less than WEAK_SUPPORT goes when another mark's passage is clear.

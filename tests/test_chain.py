@@ -40,6 +40,15 @@ def test_invalid_citation_marks_are_removed_and_counted(demo_engine: Engine) -> 
     assert checked.dropped == 2 and [c.n for c in checked.citations] == [1, 2]
 
 
+def test_a_mark_goes_after_a_closing_quote_the_model_set_apart(demo_engine: Engine) -> None:
+    # The 1.5B model's own list, as it wrote it for "What are Rutte's three priorities?".
+    passages = demo_engine.answer_context(DEMO_QUESTION)
+    reply = ('1. Keep NATO strong and ensure that our defenses remain effective and credible against all threats.\n'
+             '2. Strengthen support for Ukraine and "bring it closer to NATO. "')
+    checked = check_citations(reply, passages)
+    assert re.search(r'closer to NATO\. " \[\d\]$', checked.text)
+
+
 def test_the_prompt_shows_a_list_under_the_one_passage_that_holds_all_of_it(demo_engine: Engine) -> None:
     # The two best passages overlap: the first holds the first two priorities, the second all
     # three. Split as "[1] first, second … [2] third", the 1.5B model answered with the first alone.
