@@ -35,7 +35,8 @@ from rag.answer import Answer
 from rag.chain import AnswerChain, backend_label
 from rag.engine import Engine
 from rag.llms import make_chat_model
-from rag.reply import parse_reply
+from rag.evidence import gather
+from rag.reply import short_answer
 from rag.retrieval import Mode, Passage
 from rag.settings import cache_home
 
@@ -104,7 +105,7 @@ class Ours:
 class SearchMode:
     def __init__(self, engine: Engine, name: str, mode: Mode) -> None:
         self.engine, self.name, self.mode = engine, name, mode
-        self._chain = AnswerChain(engine.settings, lambda query: engine.answer_context(query, mode), engine.embedder)
+        self._chain = AnswerChain(engine.settings, lambda query: engine.answer_evidence(query, mode))
 
     def answer(self, question: Question, backend: str) -> Answer:
         return self._chain.ask(question.question, question.history, backend)
@@ -130,7 +131,7 @@ class LangChainRecipe:
         self.pieces = self._split()
         self.index = faiss.IndexFlatIP(engine.embedder.dim)
         self.index.add(self._vectors())
-        self._extractive = AnswerChain(self.settings, lambda query: self.retrieve(query, LC_TOP_K), engine.embedder)
+        self._extractive = AnswerChain(self.settings, lambda query: gather(query, self.retrieve(query, LC_TOP_K), engine.embedder))
 
     def _split(self) -> list[_Piece]:
         splitter = RecursiveCharacterTextSplitter(
@@ -195,7 +196,7 @@ class LangChainRecipe:
                      "total": round(done - started, 4)},
             standalone_question=question,
             tokens={"prompt": usage.get("input_tokens", 0), "completion": usage.get("output_tokens", 0)},
-            short_answer=parse_reply(text).short,  # read as ours is, so that EM and F1 compare alike
+            short_answer=short_answer(text.partition("\n")[0]),  # read as ours is, so that EM and F1 compare alike
         )
 
     def ranking(self, query: str) -> list[str]:

@@ -43,7 +43,8 @@ SUMMARY = "summary.json"
 # cached index would silently measure the old behaviour, and after a change to the
 # chain or a prompt, a resumed run would mix answers of two versions.
 _INDEX_CODE = ("rag.loaders", "rag.chunking", "rag.ingest", "index.store", "index.lexical", "index.vectors")
-_ANSWER_CODE = ("rag.engine", "rag.retrieval", "rag.rerank", "rag.chain", "rag.extractive", "rag.spans", "rag.citations",
+_ANSWER_CODE = ("rag.engine", "rag.retrieval", "rag.rerank", "rag.chain", "rag.condense", "rag.evidence", "rag.gate",
+                "rag.generate", "rag.verify", "rag.claims", "rag.citations",
                 "rag.reply", "rag.llms", "eval.baselines")
 
 # Settings that change neither retrieval nor answers: left out of the fingerprint.

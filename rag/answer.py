@@ -13,14 +13,29 @@ from rag.retrieval import Passage
 
 @dataclass(frozen=True)
 class Citation:
-    n: int  # the [n] mark in the answer text; passages are numbered from 1
+    n: int  # the [n] mark in the answer text: 1, 2, 3 … in order of first use
     doc_id: str
     title: str
     source: str
     start: int  # character span of the cited passage in its document
     end: int
-    quote: str  # the passage text (or the cited sentence, for the extractive backend)
+    quote: str  # exactly the cited span: the sentence (or run of sentences) a claim rests on
     chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class RemovedClaim:
+    """A sentence of a generated answer that verification withheld, and why."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EvidenceFound:
+    """Streamed before the answer: the evidence the answer will be written from."""
+
+    citations: list[Citation]  # one per evidence block, numbered as the prompt numbers them
 
 
 @dataclass(frozen=True)
@@ -28,17 +43,21 @@ class Answer:
     question: str
     answer: str
     citations: list[Citation]
-    passages: list[Passage]  # numbered as in the prompt: passages[n - 1] is [n]
+    passages: list[Passage]  # the passages the evidence came from; citations name their chunk
     refused: bool
     confidence: float  # 0..1
     backend: str  # which backend answered: local:<model>, openai:<model>, extractive
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     standalone_question: str = ""  # the question after condensing a follow-up
     tokens: dict[str, int] = field(default_factory=dict)  # prompt / completion
-    dropped_citations: int = 0  # [n] marks that pointed at no passage and were removed
+    dropped_citations: int = 0  # [n] marks that pointed at no evidence and were removed
     # The direct answer (a name, number or phrase) the answer text opens with, without
     # marks; "" when the backend gave none. Evaluators score EM and F1 on it.
     short_answer: str = ""
+    # Claims verification withheld (a number, date or name the cited evidence does not hold,
+    # or a meaning too far from it): never shown, counted by the evaluator.
+    removed_claims: list[RemovedClaim] = field(default_factory=list)
+    refusal_reason: str = ""  # why the answer was refused or withheld, for the evaluator and the logs
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,4 +67,5 @@ class Answer:
         data = dict(data)
         data["citations"] = [Citation(**c) for c in data["citations"]]
         data["passages"] = [Passage(**p) for p in data["passages"]]
+        data["removed_claims"] = [RemovedClaim(**c) for c in data.get("removed_claims", [])]
         return cls(**data)

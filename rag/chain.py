@@ -1,68 +1,51 @@
-"""Question in, cited `Answer` out: condense → retrieve → prompt → LLM → verify.
+"""Question in, verified `Answer` out, in the order the data flows:
 
-`AnswerChain.stream()` yields answer text as it is generated and then one final
-`Answer`; `ask()` returns just the `Answer`. The LLM step is a LangChain runnable
-(`ChatPromptTemplate | chat model`), so any chat model slots in; the `extractive`
-backend skips the LLM and quotes the best sentences instead.
+    condense → retrieve → evidence → gate → generate → verify → Answer
+
+`AnswerChain.stream()` yields the evidence found (`EvidenceFound`, before any model
+runs), then the answer text as it is checked, sentence by sentence, then one final
+`Answer`; `ask()` returns just the `Answer`. Each step is a function or a small
+component of its own module; this one only wires them and times them.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, replace
-
-from langchain_core.messages import AIMessageChunk
-from langchain_core.prompts import ChatPromptTemplate
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import prompts
-from rag.answer import Answer, Citation
-from rag.chunking import count_tokens
-from rag.citations import check_citations, cited_numbers, strip_marks
-from rag.embedders import Embedder
-from rag.extractive import ScoredSentence, extract_answer, score_sentences
-from rag.llms import make_chat_model
+from rag.answer import Answer, Citation, EvidenceFound, RemovedClaim
+from rag.citations import citation_for
+from rag.condense import History, condense, llm_rewriter
+from rag.evidence import Block, EvidenceSet
+from rag.gate import gate
+from rag.generate import Extractive, Request, Usage, make_generator
 from rag.loaders import detect_language
 from rag.models import bundled_model_installed
-from rag.reply import Reply, ReplyStream, parse_reply
-from rag.retrieval import Passage
+from rag.reply import CheckedReply
 from rag.settings import Settings
+from rag.verify import Verifier
 
 BACKENDS = ("auto", "local", "openai", "extractive")
-SUPPORT_MIN_WORDS = 3  # support shorter than this is just marks: quote the cited sentence instead
-TITLE_IN_PROMPT_MAX = 60
-LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "nl": "Dutch", "es": "Spanish", "it": "Italian"}
-History = list[dict[str, str]]  # [{"role": "user" | "assistant", "content": "..."}]
-
-# Personal pronouns: a question holding one leans on what was said before, and a rewrite
-# that keeps one ("What was his second priority?") has not said who is meant.
-_PERSONAL = {"he", "she", "his", "her", "him", "hers", "they", "their", "them", "er", "sie", "ihn", "ihm", "sein", "seine",
-             "seiner", "seinen", "seinem", "ihr", "ihre", "ihrer", "ihren"}
-# Words that make a question lean on what was said before ("and his second one?").
-_REFERRING = _PERSONAL | {"it", "its", "this", "that", "these", "those", "there", "then", "also", "es", "dies", "diese",
-                          "dieser", "dort", "dann", "auch"}
-_FOLLOW_UP_START = re.compile(r"^\s*(and|but|what about|how about|und|aber|was ist mit|wie steht es mit)\b", re.IGNORECASE)
+Find = Callable[[str], EvidenceSet]  # the retrieve and evidence steps: question in, scored evidence out
 
 
 @dataclass(frozen=True)
-class _Draft:
-    """What the generation step hands to verification."""
+class _Outcome:
+    """What generation and verification leave for the answer."""
 
     text: str
-    citations: list[Citation]
     refused: bool
-    tokens: dict[str, int]
-    dropped: int  # citation marks that pointed at no passage
-    cited_share: float  # share of sentences carrying a citation
-    short: str = ""  # the short answer, when the backend gave one
+    short: str = ""
+    reason: str = ""  # why it refused or withheld the answer
+    label: str = ""  # added to the backend's name: how the answer came about
 
 
 class AnswerChain:
-    def __init__(self, settings: Settings, search: Callable[[str], list[Passage]], embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, find: Find) -> None:
         self.settings = settings
-        self._search = search
-        self._embedder = embedder
+        self._find = find
 
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         answer = None
@@ -72,207 +55,128 @@ class AnswerChain:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: History | None = None, backend: str | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: History | None = None,
+               backend: str | None = None) -> Iterator[str | EvidenceFound | Answer]:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         backend = resolve_backend(self.settings, backend)
-        backend_label = _backend_name(self.settings, backend)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         lang = detect_language(question)
+        if lang == "und" and history:  # "And the second?" is too short to tell: the conversation's language
+            lang = detect_language(" ".join(m.get("content", "") for m in history))
 
-        standalone = self._condense(question, history or [], backend)
+        rewrite = None if backend == "extractive" else llm_rewriter(self.settings, backend)
+        standalone = condense(question, history or [], rewrite)
         timings["condense"] = time.perf_counter() - started
 
         mark = time.perf_counter()
-        passages = self._search(standalone)
-        timings["retrieve"] = time.perf_counter() - mark
+        evidence = self._find(standalone)
+        blocks = evidence.blocks(self.settings.context_tokens)
+        timings["evidence"] = time.perf_counter() - mark
+        yield EvidenceFound(_block_citations(evidence, blocks))
 
-        # The best sentence's support gates every backend: measured on the benchmarks it
-        # separates answerable from unanswerable questions far better than passage cosine,
-        # and a clear refusal costs no LLM call.
+        verifier = Verifier(evidence, blocks, lang, self.settings.claim_similarity, self.settings.min_relevance,
+                            self.settings.answer_coverage)
+        decision = gate(evidence, blocks, self.settings.min_relevance)
+        usage = Usage()
         mark = time.perf_counter()
-        scored = score_sentences(standalone, passages, self._embedder)
-        extract = extract_answer(standalone, scored, passages)
-        relevance = extract.support
-        if relevance < self.settings.min_relevance:
-            draft = _Draft("", [], True, {}, 0, 0.0)
-        elif backend == "extractive" or extract.compared:
-            if backend != "extractive":
-                # "Which came first, A or B?" with both dates found: comparing them is a rule's
-                # job; the 1.5B model picked the wrong one in about half of such HotpotQA questions.
-                backend_label = "extractive (compared the dates of both options)"
-            draft = _Draft(extract.text, extract.citations, False, {}, 0, 1.0, extract.short)
-            timings["first_token"] = time.perf_counter() - started
-            yield draft.text
+        if not decision.answer:
+            outcome = _Outcome("", True, reason=decision.reason)
+            checked = None
         else:
-            context = prompt_context(scored, passages, self.settings.context_tokens)
-            reply, tokens = yield from self._generate(standalone, lang, context, backend, timings, started)
-            draft = _draft_from_reply(reply, tokens, scored, passages)
-            if draft.refused and relevance >= self.settings.quote_when_declined:
-                # Small models decline too readily, above all across languages; a clearly
-                # supporting sentence, quoted and cited, serves better than a false refusal.
-                backend_label = f"{backend_label} (declined; quoted the best sentence)"
-                draft = _Draft(extract.text, extract.citations, False, draft.tokens, 0, 1.0, extract.short)
-                yield draft.text
+            request = Request(standalone, lang, evidence, blocks)
+            checked = CheckedReply(verifier)
+            yield from _timed(_checked_stream(make_generator(self.settings, backend).reply(request, usage), checked),
+                              timings, started)
+            outcome = self._outcome(checked, verifier, request, backend, lang)
+            if outcome.text and not checked.shown:
+                yield outcome.text
         timings["generate"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
 
+        citations = verifier.numbering.citations
+        removed = checked.removed if checked else []
         yield Answer(
             question=question,
-            answer=prompts.refusal(lang) if draft.refused else draft.text,
-            citations=draft.citations,
-            passages=passages,
-            refused=draft.refused,
-            confidence=0.0 if draft.refused else self._confidence(relevance, draft.cited_share),
-            backend=backend_label,
+            answer=outcome.text or prompts.refusal(lang),
+            citations=citations,
+            passages=evidence.passages,
+            refused=outcome.refused,
+            confidence=0.0 if outcome.refused else _confidence(evidence, self.settings, checked),
+            backend=backend_label(self.settings, backend) + outcome.label,
             timings={k: round(v, 4) for k, v in timings.items()},
             standalone_question=standalone,
-            tokens=draft.tokens,
-            dropped_citations=draft.dropped,
-            short_answer="" if draft.refused else draft.short,
+            tokens=usage.tokens,
+            dropped_citations=checked.dropped if checked else 0,
+            short_answer="" if outcome.refused else outcome.short,
+            removed_claims=removed + ([RemovedClaim(checked.short, checked.short_failed)]
+                                      if checked and checked.short_failed else []),
+            refusal_reason=outcome.reason,
         )
 
-    def _condense(self, question: str, history: History, backend: str) -> str:
-        """A standalone version of a follow-up question; other questions pass through."""
-        previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-        if not previous or not refers_back(question):
-            return question
-        if backend != "extractive":
-            rewritten = self._condense_with_llm(question, history, backend)
-            if rewritten:
-                return rewritten
-        # Without an LLM (or when its rewrite is unusable) the last question gives the context.
-        return f"{previous[-1]} {question}"
-
-    def _condense_with_llm(self, question: str, history: History, backend: str) -> str:
-        turns = "\n".join(f"{m['role']}: {m['content'][:300]}" for m in history[-4:])
-        chain = ChatPromptTemplate.from_messages([("human", prompts.load("condense"))]) | make_chat_model(
-            self.settings, backend
-        )
-        reply = str(chain.invoke({"history": turns, "question": question}).content).strip()
-        rewritten = reply.splitlines()[0].strip().strip('"“”') if reply else ""
-        # A rewrite much longer than the question is the model answering, not rewriting;
-        # an unchanged one, or one still saying "his", resolved nothing.
-        unchanged = rewritten.lower().rstrip("?. ") == question.lower().rstrip("?. ")
-        unresolved = bool(set(re.findall(r"\w+", rewritten.lower())) & _PERSONAL)
-        fits = 0 < len(rewritten) <= 3 * len(question) + 120
-        return rewritten if fits and not unchanged and not unresolved else ""
-
-    def _generate(
-        self,
-        question: str,
-        lang: str,
-        context: str,
-        backend: str,
-        timings: dict[str, float],
-        started: float,
-    ) -> Generator[str, None, tuple[Reply, dict[str, int]]]:
-        """Stream the model's reply as the user should see it; return it parsed at the end."""
-        chain = ChatPromptTemplate.from_messages([("human", prompts.load("answer"))]) | make_chat_model(self.settings, backend)
-        inputs = {
-            "passages": context,
-            "question": question,
-            "language": LANGUAGE_NAMES.get(lang, "the language of the question"),
-        }
-        stream, tokens = ReplyStream(), {}
-        for chunk in chain.stream(inputs):
-            if not isinstance(chunk, AIMessageChunk):
-                continue
-            if chunk.usage_metadata:
-                tokens = {"prompt": chunk.usage_metadata["input_tokens"], "completion": chunk.usage_metadata["output_tokens"]}
-            shown = stream.feed(str(chunk.content))
-            if shown:
-                timings.setdefault("first_token", time.perf_counter() - started)
-                yield shown
-            elif stream.declined:
-                break  # a refusal: the support that may follow is not worth waiting for
-        if tail := stream.finish():
-            timings.setdefault("first_token", time.perf_counter() - started)
-            yield tail
-        return parse_reply(stream.raw), tokens
-
-    def _confidence(self, relevance: float, cited_share: float) -> float:
-        """How well the passages support an answer (above the refusal threshold) and citation coverage."""
-        floor, ceiling = self.settings.min_relevance, 0.6
-        matched = min(1.0, max(0.0, (relevance - floor) / (ceiling - floor)))
-        return round(0.5 * matched + 0.5 * cited_share, 3)
+    def _outcome(self, checked: CheckedReply, verifier: Verifier, request: Request, backend: str, lang: str) -> _Outcome:
+        support = request.evidence.support
+        if checked.declined:
+            if backend != "extractive" and support >= self.settings.quote_when_declined:
+                # Small models decline too readily, above all across languages; a clearly
+                # supporting sentence, quoted and cited, serves better than a false refusal.
+                quoted = CheckedReply(verifier)
+                for piece in Extractive().reply(request, Usage()):
+                    quoted.feed(piece)
+                quoted.finish()
+                if quoted.shown.strip():
+                    return _Outcome(quoted.shown.strip(), False, quoted.short if not quoted.short_failed else "",
+                                    label=" (declined; quoted the best evidence)")
+            return _Outcome("", True, reason="the model found no answer in the evidence")
+        if checked.short_failed:
+            # The short answer is not what the evidence says: say so, with the nearest evidence.
+            best = request.evidence.ranked()[0]
+            return _Outcome(f"{prompts.load(f'unclear_{lang}' if lang == 'de' else 'unclear_en')}\n{verifier.quote(best)}",
+                            True, reason=f"short answer withheld: {checked.short_failed}")
+        if not checked.kept_claims:
+            if checked.short and checked.short_evidence is not None:
+                # The short answer stands, its support did not: quote the sentence that states it.
+                return _Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
+            return _Outcome("", True, reason="every claim of the reply was removed by verification")
+        return _Outcome(checked.shown.strip(), False, checked.short)
 
 
-def _draft_from_reply(reply: Reply, tokens: dict[str, int], scored: list[ScoredSentence], passages: list[Passage]) -> _Draft:
-    """The reply checked: refused when the model declined, otherwise cited and verified.
-
-    Small models often give the short answer with a bare mark ("Support: [1]"); the
-    sentence of that passage that best answers the question is then quoted as support,
-    so that the briefer sees the evidence, not just a number."""
-    if reply.declined:
-        return _Draft("", [], True, tokens, 0, 0.0)
-    text = reply.text
-    if len(strip_marks(reply.support).split()) < SUPPORT_MIN_WORDS and scored:
-        marked = [n for n in cited_numbers(text) if 0 < n <= len(passages)]
-        pool = [s for s in scored if s.n in marked] or scored
-        best = max(pool, key=lambda s: s.score)
-        text = f"{reply.answer_line}\n{best.text} [{best.n}]"
-    checked = check_citations(text, passages)
-    return _Draft(checked.text, checked.citations, False, tokens, checked.dropped, checked.cited_sentences, reply.short)
+def _checked_stream(pieces: Iterator[str], checked: CheckedReply) -> Iterator[str]:
+    """The reply's checked text; generation stops as soon as nothing more can be shown."""
+    for piece in pieces:
+        if delta := checked.feed(piece):
+            yield delta
+        if checked.stopped:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()  # stops the model mid-reply
+            break
+    if tail := checked.finish():
+        yield tail
 
 
-def prompt_context(scored: list[ScoredSentence], passages: list[Passage], budget: int) -> str:
-    """The numbered passages as the model sees them: only their sentences that matter.
-
-    Prompt processing is the slow part on a CPU (about 40 tokens/s for the 1.5B model
-    on 2 cores), so the prompt gets the best-scoring sentences, each followed by the
-    next one (lists and explanations continue there), until `budget` tokens. Numbers
-    stay those of `passages`, so citations map back to whole passages."""
-    # Next sentence in the document, even when overlapping chunks put it in another passage.
-    doc_of = {s.n: passages[s.n - 1].doc_id for s in scored}
-    ordered = sorted(scored, key=lambda s: (doc_of[s.n], s.start))
-    following = {(a.n, a.start): b for a, b in zip(ordered, ordered[1:]) if doc_of[a.n] == doc_of[b.n]}
-    chosen: dict[tuple[int, int], ScoredSentence] = {}
-    used = 0
-    for sentence in sorted(scored, key=lambda s: -s.score):
-        for candidate in (sentence, following.get((sentence.n, sentence.start))):
-            if candidate is None or (candidate.n, candidate.start) in chosen:
-                continue
-            tokens = count_tokens(candidate.text) + 1
-            if chosen and used + tokens > budget:
-                return _format_context(list(chosen.values()), passages)
-            chosen[(candidate.n, candidate.start)] = candidate
-            used += tokens
-    return _format_context(list(chosen.values()), passages)
+def _timed(texts: Iterator[str], timings: dict[str, float], started: float) -> Iterator[str]:
+    for text in texts:
+        timings.setdefault("first_token", time.perf_counter() - started)
+        yield text
 
 
-def _format_context(chosen: list[ScoredSentence], passages: list[Passage]) -> str:
-    chosen = [replace(s, n=_fullest_passage(s, chosen, passages)) for s in chosen]
-    blocks = []
-    for n in sorted({s.n for s in chosen}):
-        sentences = sorted((s for s in chosen if s.n == n), key=lambda s: s.start)
-        title = passages[n - 1].title
-        # A short title names the subject ("Battle of Guam"); a long one is a text's first
-        # sentence, which costs tokens and pulls a small model towards its subject.
-        heading = f"[{n}] {title}\n" if len(title) <= TITLE_IN_PROMPT_MAX else f"[{n}] "
-        blocks.append(heading + " ".join(s.text for s in sentences))
-    return "\n\n".join(blocks)
+def _block_citations(evidence: EvidenceSet, blocks: list[Block]) -> list[Citation]:
+    out = []
+    for block in blocks:
+        first, last = evidence.sentences[block.sentences[0]], evidence.sentences[block.sentences[-1]]
+        out.append(citation_for(block.n, evidence.passages[first.passage], (first.start, last.end)))
+    return out
 
 
-def _fullest_passage(sentence: ScoredSentence, chosen: list[ScoredSentence], passages: list[Passage]) -> int:
-    """The number of the passage that holds the sentence and most of the other chosen ones.
-
-    Overlapping passages of one document share sentences, and each sentence was scored as the
-    first one's: a list could then be split across two numbers ("[1] first, second … [2] third"),
-    and the 1.5B model answered "What are Rutte's three priorities?" with the first alone."""
-    doc_id = passages[sentence.n - 1].doc_id
-    spans = [(s.start, s.end) for s in chosen if passages[s.n - 1].doc_id == doc_id]
-    holding = [n for n, p in enumerate(passages, start=1)
-               if p.doc_id == doc_id and p.start <= sentence.start and sentence.end <= p.end]
-    return max(holding, key=lambda n: (sum(passages[n - 1].start <= a and b <= passages[n - 1].end for a, b in spans), -n),
-               default=sentence.n)
-
-
-def refers_back(question: str) -> bool:
-    words = re.findall(r"\w+", question.lower())
-    return bool(_FOLLOW_UP_START.match(question)) or any(w in _REFERRING for w in words) or len(words) <= 3
+def _confidence(evidence: EvidenceSet, settings: Settings, checked: CheckedReply | None) -> float:
+    """How well the evidence supports the question above the gate, and how much of the reply stood."""
+    floor, ceiling = settings.min_relevance, 0.6
+    matched = min(1.0, max(0.0, (evidence.support - floor) / (ceiling - floor)))
+    kept = 1.0 if checked is None or not checked.removed else 0.5
+    return round(0.5 * matched + 0.5 * kept, 3)
 
 
 def resolve_backend(settings: Settings, requested: str | None) -> str:
@@ -287,10 +191,7 @@ def resolve_backend(settings: Settings, requested: str | None) -> str:
 
 def backend_label(settings: Settings, requested: str | None = None) -> str:
     """Who will answer, as the UI and the evaluator show it: e.g. local:qwen2.5-1.5b-instruct."""
-    return _backend_name(settings, resolve_backend(settings, requested))
-
-
-def _backend_name(settings: Settings, backend: str) -> str:
+    backend = resolve_backend(settings, requested)
     if backend == "local":
         return f"local:{settings.model_path.rsplit('/', 1)[-1] if settings.model_path else 'qwen2.5-1.5b-instruct'}"
     if backend == "openai":

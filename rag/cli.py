@@ -116,7 +116,7 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
     for item in engine.ask_stream(question, history, backend):
         if isinstance(item, Answer):
             answer = item
-        elif live:
+        elif isinstance(item, str) and live:
             print(item, end="", flush=True)
             streamed += item
     if streamed.strip() == answer.answer.strip():

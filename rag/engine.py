@@ -15,8 +15,11 @@ from typing import Any
 
 from index.store import IndexStore, Snapshot, check_embedder
 from rag.answer import Answer
-from rag.chain import AnswerChain, History
+from rag.answer import EvidenceFound
+from rag.chain import AnswerChain
+from rag.condense import History
 from rag.embedders import Embedder, load_embedder
+from rag.evidence import EvidenceSet, gather, restrict
 from rag.ingest import IngestReport, Progress, ingest, remove
 from rag.rerank import RERANK_DEPTH, rerank
 from rag.retrieval import Mode, Passage, RetrievalParams, distinct_passages, retrieve, with_following_text
@@ -89,28 +92,30 @@ class Engine:
     ) -> list[Passage]:
         return retrieve(self.snapshot(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
 
-    def answer_context(self, query: str, mode: Mode = "hybrid") -> list[Passage]:
-        """The passages an answer is written from: the top-k distinct ones, each with the
-        sentences that follow it in its document. Hybrid search, the chat's, reranks them by
-        their best sentence; the single-retriever modes stay plain, as the baselines they serve."""
+    def answer_evidence(self, query: str, mode: Mode = "hybrid") -> EvidenceSet:
+        """The retrieve and evidence steps: the top-k distinct passages, each with the sentences
+        that follow it in its document, and their sentences scored once. Hybrid search, the
+        chat's, reranks 20 candidates by their best sentence first; the single-retriever modes
+        stay plain, as the baselines they serve."""
         snapshot, k = self.snapshot(), self.settings.top_k
-        reranked = mode == "hybrid"
-        depth = max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH if reranked else 0)
-        found = with_following_text(snapshot, self.search(query, k=depth, mode=mode), FOLLOWING_CHARS)
-        if reranked:
-            found = rerank(query, found, self.embedder)
-        return distinct_passages(found, k)
+        if mode == "hybrid":
+            found = with_following_text(snapshot, self.search(query, k=max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH)),
+                                        FOLLOWING_CHARS)
+            evidence = gather(query, found, self.embedder)
+            return restrict(evidence, distinct_passages(rerank(evidence), k))
+        found = with_following_text(snapshot, self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode), FOLLOWING_CHARS)
+        return gather(query, distinct_passages(found, k), self.embedder)
 
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         return self._chain().ask(question, history, backend)
 
     def ask_stream(self, question: str, history: History | None = None,
-                   backend: str | None = None) -> Iterator[str | Answer]:
-        """Answer text as it is generated, then the final `Answer`."""
+                   backend: str | None = None) -> Iterator[str | EvidenceFound | Answer]:
+        """The evidence found, then the answer text as it is checked, then the final `Answer`."""
         return self._chain().stream(question, history, backend)
 
     def _chain(self) -> AnswerChain:
-        return AnswerChain(self.settings, self.answer_context, self.embedder)
+        return AnswerChain(self.settings, self.answer_evidence)
 
     def ingest(self, paths: Sequence[str | Path], progress: Progress | None = None,
                show_progress: bool = False) -> IngestReport:

@@ -1,74 +1,77 @@
-"""Reading the model's reply: an "Answer:" line with the short answer, then "Support:".
+"""Reading a reply as it streams, and letting through only what verification keeps.
 
-The prompt asks for that labelled form because small models keep to it far better
-than to a described one ("start with the short answer"), and because it hands the
-UI and the evaluator the direct answer apart from its support. Measured on the
-XQuAD and demo subsets with the bundled 1.5B model, the labelled form also stopped
-most false refusals: a dedicated refusal marker drew the model to it whenever the
-passages were in the other language. So a refusal is what the answer line says in
-words ("I don't know"), and the labels never reach the user.
+Replies come in a labelled form: an "Answer:" line with the short answer, then
+"Support:". Small models keep to labels far better than to a described form, and the
+labels hand the UI and the evaluator the direct answer apart from its support. A
+refusal is what the answer line says in words ("I don't know"); labels never reach
+the user.
+
+`CheckedReply.feed` returns the text the user may read now: nothing until the answer
+line is complete and checked, then each support sentence once it is complete and
+checked. A claim that is later withdrawn is never shown.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from rag.citations import strip_marks
+from rag.answer import RemovedClaim
+from rag.citations import complete_sentences, split_sentences, strip_marks
+from rag.claims import content_words
+from rag.verify import Verifier
 
 SHORT_ANSWER_WORDS = 12
 _ANSWER_LABEL = re.compile(r"^[\s*_#>-]*(?:short answer|answer|kurze antwort|antwort)\s*:\s*", re.IGNORECASE)
-_SUPPORT_LABEL = re.compile(r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|begründung)\s*:\s*", re.IGNORECASE | re.MULTILINE)
-_LABELS = ("answer:", "support:", "antwort:", "beleg:", "begründung:", "short answer:", "kurze antwort:")
+_SUPPORT_LABEL = re.compile(r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)\s*:\s*", re.IGNORECASE)
+_LABELS = ("answer:", "support:", "antwort:", "beleg:", "belege:", "begründung:", "short answer:", "kurze antwort:")
 # How the model declines on the answer line: the prompt's "say that you don't know" in
 # either language, or the prompt's placeholder copied back.
 _PLACEHOLDER = "a name, number or short phrase"
-_DECLINED = re.compile(
+DECLINED = re.compile(
     r"^\W*$|\b(?:i )?(?:do not|don't|dont) know\b|\bunknown\b|\bnot (?:mentioned|provided|stated|given|specified"
-    r"|found|known)\b|\b(?:does|do) not (?:say|contain|mention|provide)\b|\bno information\b|\bunbekannt\b"
-    r"|\bwei(?:ß|ss) (?:ich )?(?:es )?nicht\b|\bnicht (?:bekannt|angegeben|erwähnt|enthalten)\b|\bkeine (?:angabe|information)"
-    r"|\bNOT_IN_SOURCES\b",
+    r"|found|known)\b|\b(?:does|do) not (?:say|contain|mention|provide|answer)\b|\bno information\b|\bunbekannt\b"
+    r"|\bwei(?:ß|ss) (?:ich )?(?:es )?nicht\b|\bnicht (?:bekannt|angegeben|erwähnt|enthalten)\b|\bkeine (?:angabe|information)",
     re.IGNORECASE,
 )
 
 
-@dataclass(frozen=True)
-class Reply:
-    answer_line: str  # the short answer as the model wrote it, label removed, marks kept
-    support: str  # the rest of the reply, label removed
-    declined: bool
+def short_answer(line: str) -> str:
+    """The answer line without label, marks or markdown, or "" when it is more than a few words."""
+    line = strip_marks(_ANSWER_LABEL.sub("", line)).strip(" *_#>-.;:<>")
+    return line if 0 < len(line.split()) <= SHORT_ANSWER_WORDS else ""
+
+
+def declines(line: str) -> bool:
+    text = _ANSWER_LABEL.sub("", line)
+    return _PLACEHOLDER in text.lower() or bool(DECLINED.search(text))
+
+
+@dataclass
+class CheckedReply:
+    verifier: Verifier
+    raw: str = ""
+    declined: bool = False
+    short: str = ""
+    short_evidence: int | None = None  # the evidence sentence that states the short answer
+    short_failed: str = ""  # why the short answer was withheld
+    removed: list[RemovedClaim] = field(default_factory=list)
+    dropped: int = 0
+    recited: int = 0
+    shown: str = ""
+    _answer_done: bool = False
+    _line_is_claim: bool = False
+    _claims: str = ""  # the text whose sentences are claims: the support, or a long answer line
+    _used: int = 0  # characters of _claims already checked
 
     @property
-    def short(self) -> str:
-        """The short answer without marks or markdown, or "" when the line is more than a few words."""
-        line = strip_marks(self.answer_line).strip(" *_#>-.;:")
-        return line if 0 < len(line.split()) <= SHORT_ANSWER_WORDS else ""
+    def stopped(self) -> bool:
+        """Nothing more is worth generating: the model declined or its short answer failed."""
+        return self.declined or bool(self.short_failed)
 
     @property
-    def text(self) -> str:
-        """What the user reads."""
-        return f"{self.answer_line}\n{self.support}" if self.support else self.answer_line
-
-
-def parse_reply(raw: str) -> Reply:
-    first, _, rest = raw.strip().partition("\n")
-    # Models copy the form's brackets too: "<keep NATO strong; ...>".
-    answer_line = _ANSWER_LABEL.sub("", first).strip().removeprefix("<").replace(">", "", 1).strip()
-    support = _SUPPORT_LABEL.sub("", rest.strip()).strip()
-    # The placeholder may come back behind the wrong label too: "Support: <a name, number or …".
-    declined = _PLACEHOLDER in answer_line.lower() or bool(_DECLINED.search(answer_line))
-    return Reply(answer_line, support, declined)
-
-
-class ReplyStream:
-    """The reply as the user should see it while it streams: nothing until the answer line
-    is complete (it may be a refusal, which is never shown), then the support as it
-    arrives, with labels removed. `feed` and `finish` return the text to append."""
-
-    def __init__(self) -> None:
-        self.raw = ""
-        self.declined = False  # known once the answer line is complete
-        self._shown = ""
+    def kept_claims(self) -> bool:
+        return bool(strip_marks(self.shown.partition("\n")[2] if self.short else self.shown).strip())
 
     def feed(self, piece: str) -> str:
         self.raw += piece
@@ -78,20 +81,72 @@ class ReplyStream:
         return self._advance(final=True)
 
     def _advance(self, final: bool) -> str:
-        ready = self.raw
+        before = len(self.shown)
+        if not self._answer_done:
+            self._read_answer_line(final)
+        if self._answer_done and not self.stopped:
+            self._claims = self._claims_text(final)
+            ready, rest = complete_sentences(self._claims[self._used :])
+            if final:
+                ready, rest = ready + split_sentences(rest), ""
+            for sentence in ready:
+                self._used += len(sentence)
+                self._show_claim(sentence)
+        return self.shown[before:]
+
+    def _read_answer_line(self, final: bool) -> None:
+        text = self.raw.lstrip()
+        if _SUPPORT_LABEL.match(text):  # no answer line: the support is the answer
+            self._answer_done = True
+            return
+        line, newline, _ = text.partition("\n")
+        if not newline and not final:
+            return
+        self._answer_done = True
+        if declines(line):
+            self.declined = True
+            return
+        self.short = short_answer(line)
+        if self.short and content_words(self.short) <= content_words(self.verifier.evidence.question):
+            self.short = ""  # "Rutte's three priorities are": the question's words, no answer
+            return
+        if not self.short:
+            self._line_is_claim = bool(line.strip())  # a long answer line is itself a claim
+            return
+        self.short_evidence, self.short_failed = self.verifier.check_short(self.short)
+        if not self.short_failed:
+            self.shown = f"{self.short}\n"
+
+    def _claims_text(self, final: bool) -> str:
+        text = self.raw.lstrip()
+        if _SUPPORT_LABEL.match(text):
+            pass
+        elif not self._line_is_claim:
+            text = text.partition("\n")[2]
+        else:
+            first, newline, rest = text.partition("\n")
+            text = _ANSWER_LABEL.sub("", first) + newline + rest
+        text = _SUPPORT_LABEL.sub("", text.lstrip(), count=1) if _SUPPORT_LABEL.match(text.lstrip()) else text
         if not final:
-            if "\n" not in ready.strip():
-                return ""
             # Hold back a last line that may still become a label ("Supp" → "Support:").
-            head, _, last = ready.rpartition("\n")
-            if any(label.startswith(last.strip().lower()) for label in _LABELS):
-                ready = head
-        reply = parse_reply(ready)
-        self.declined = reply.declined
-        if reply.declined:
-            return ""
-        visible = reply.text
-        if not visible.startswith(self._shown):
-            return ""  # never take back what the user has already seen
-        delta, self._shown = visible[len(self._shown):], visible
-        return delta
+            head, _, last = text.rpartition("\n")
+            if last.strip() and any(label.startswith(last.strip().lower()) for label in _LABELS):
+                text = head
+        # Labels inside the support ("Support:" written again on a later line) are no claims.
+        return re.sub(r"(?im)^[\s*_#>-]*(?:support|beleg|belege)\s*:\s*", "", text)
+
+    def _show_claim(self, sentence: str) -> None:
+        if not sentence.strip():
+            if self.shown.strip():
+                self.shown += sentence if "\n" in sentence else ""
+            return
+        verdict = self.verifier.check(sentence)
+        self.dropped += verdict.dropped
+        self.recited += verdict.recited
+        if verdict.removed:
+            self.removed.append(verdict.removed)
+        elif verdict.text:
+            text = verdict.text if self.shown.strip() else verdict.text.lstrip()
+            if self.shown and not self.shown.endswith(("\n", " ")) and not text.startswith(("\n", " ")):
+                text = " " + text
+            self.shown += text

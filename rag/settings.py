@@ -59,12 +59,15 @@ class Settings:
     n_threads: int = 0  # 0: all cores
     max_answer_tokens: int = 320
     temperature: float = 0.0
-    context_tokens: int = 300  # budget for the passages' sentences in the prompt (rag/chain.py)
-    # Refuse when the best sentence of the retrieved passages supports the question less than
-    # this (0.6 x cosine + 0.4 x word overlap; rag/extractive.py). 0.25 is about the 10th
-    # percentile on answerable XQuAD questions and above every off-topic demo question.
+    context_tokens: int = 300  # budget for the evidence blocks in the prompt (rag/evidence.py)
+    # Refuse when the best evidence sentence supports the question less than this
+    # (0.6 x cosine + 0.4 x word overlap; rag/evidence.py): the gate (rag/gate.py).
     min_relevance: float = 0.25
-    quote_when_declined: float = 0.40  # an LLM refusal with support this clear quotes the best sentence instead
+    quote_when_declined: float = 0.40  # an LLM refusal with support this clear quotes the best evidence instead
+    # A claim stands only when its meaning is this close (cosine) to a sentence it cites (rag/verify.py).
+    claim_similarity: float = 0.35
+    # A short answer stands only on a sentence holding this share of the question's words (same language).
+    answer_coverage: float = 0.5
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_model: str = "local"
     openai_api_key_env: str = "OPENAI_API_KEY"  # the variable's name, never the key itself

@@ -5,6 +5,7 @@ Every answer is `Answer.to_json()`, exactly what `rag ask --json` prints.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import os
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from rag.answer import Answer
+from rag.answer import Answer, EvidenceFound
 from rag.chain import backend_label
 from rag.engine import Engine
 from rag.llms import BackendUnavailable
@@ -114,7 +115,7 @@ router.add_api_route("/ask/stream", ask_stream, methods=["POST"], summary="Answe
                      response_class=EventSourceResponse)
 
 
-async def _answer_events(stream: Iterator[str | Answer], slots: anyio.CapacityLimiter) -> AsyncIterator[ServerSentEvent]:
+async def _answer_events(stream: Iterator[str | EvidenceFound | Answer], slots: anyio.CapacityLimiter) -> AsyncIterator[ServerSentEvent]:
     # The slot is held for the whole answer, not per token: the local model's lock is held
     # across tokens, so a stream waiting for a slot mid-answer could deadlock with it.
     borrower, done = object(), object()
@@ -123,6 +124,10 @@ async def _answer_events(stream: Iterator[str | Answer], slots: anyio.CapacityLi
         while (item := await anyio.to_thread.run_sync(next, stream, done)) is not done:
             if isinstance(item, Answer):
                 yield ServerSentEvent(json.dumps(item.to_json(), ensure_ascii=False), event="answer")
+            elif isinstance(item, EvidenceFound):
+                # Shown while the model still reads: the evidence the answer will cite.
+                evidence = [dataclasses.asdict(c) for c in item.citations]
+                yield ServerSentEvent(json.dumps(evidence, ensure_ascii=False), event="evidence")
             else:
                 yield ServerSentEvent(item, event="token")
     except Exception as exc:  # noqa: BLE001  (the response has started: an error can only travel as an event)

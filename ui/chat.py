@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.answer import Answer
+from rag.answer import Answer, EvidenceFound
 from rag.chain import BACKENDS
 from rag.engine import Engine
 from rag.settings import Settings
@@ -29,6 +29,7 @@ from ui.render import (
     documents_html,
     error_html,
     muted_html,
+    evidence_html,
     sources_html,
     streaming_html,
     upload_report_html,
@@ -101,6 +102,9 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
                 if isinstance(item, Answer):
                     turns = turns + [Turn(uuid.uuid4().hex, item)]
                     yield _messages(turns), turns, sources_html(item), ""
+                elif isinstance(item, EvidenceFound):
+                    # On screen before the model starts: the evidence the answer will cite.
+                    yield gr.update(), turns, evidence_html(item), ""
                 else:
                     text += item
                     yield shown + [{"role": "assistant", "content": streaming_html(text)}], turns, gr.update(), ""

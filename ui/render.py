@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from starlette.responses import HTMLResponse
 
-from rag.answer import Answer, Citation
+from rag.answer import Answer, Citation, EvidenceFound
 from rag.citations import citation_for
 from rag.loaders import display_source
 from ui.documents import FileOutcome
@@ -41,7 +41,7 @@ def snippet(text: str, width: int = SNIPPET_CHARS) -> str:
 
 
 def cited_cards(answer: Answer) -> list[Citation]:
-    """The cited spans, one card per [n], in passage order."""
+    """The cited spans, one card per [n], in the order the answer first cites them."""
     first: dict[int, Citation] = {}
     for citation in answer.citations:
         first.setdefault(citation.n, citation)
@@ -84,6 +84,9 @@ def footer_text(answer: Answer) -> str:
         count = len(cited_cards(answer))
         parts.append(f"{count} source{'' if count == 1 else 's'}")
         parts.append(f"confidence {answer.confidence:.0%}")
+    if answer.removed_claims:
+        count = len(answer.removed_claims)
+        parts.append(f"{count} unsupported statement{'' if count == 1 else 's'} removed")
     return " · ".join(parts)
 
 
@@ -92,7 +95,7 @@ def answer_html(answer: Answer) -> str:
     if answer.refused:
         body = (
             '<div class="rag-refusal" role="note"><strong>Not in the documents</strong>'
-            f"<p>{esc(answer.answer)}</p></div>"
+            f"<p>{linked_text(answer.answer, answer)}</p></div>"
         )
     else:
         body = f'<div class="rag-answer">{answer_body(answer)}</div>'
@@ -120,9 +123,9 @@ def error_html(message: str) -> str:
     return f'<div class="rag-error" role="alert"><strong>Could not answer</strong><p>{esc(message)}</p></div>'
 
 
-def _card_html(card: Citation, answer: Answer) -> str:
-    lang = answer.passages[card.n - 1].lang if 0 < card.n <= len(answer.passages) else ""
-    meta = " · ".join(esc(part) for part in (display_source(card.source), lang) if part)
+def _card_html(card: Citation, answer: Answer | None = None) -> str:
+    langs = {p.chunk_id: p.lang for p in answer.passages} if answer else {}
+    meta = " · ".join(esc(part) for part in (display_source(card.source), langs.get(card.chunk_id, "")) if part)
     return (
         '<li class="rag-source">'
         f'<a class="rag-source-title" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
@@ -132,12 +135,20 @@ def _card_html(card: Citation, answer: Answer) -> str:
     )
 
 
+def evidence_html(found: EvidenceFound) -> str:
+    """The sources panel while the answer is written: the evidence it will be written from."""
+    items = "".join(_card_html(card) for card in found.citations) or '<li class="rag-muted">no evidence</li>'
+    return f'<div class="rag-panel rag-sources"><h3>Evidence found (answer on its way)</h3><ol>{items}</ol></div>'
+
+
 def sources_html(answer: Answer | None) -> str:
     """The sources panel: the cited passages, or for a refusal the nearest passages found."""
     if answer is None:
         return f'<div class="rag-panel"><h3>Sources</h3>{muted_html("Ask a question: the passages an answer cites appear here.")}</div>'
-    if answer.refused:
+    if answer.refused and not answer.citations:
         cards, heading = passage_cards(answer), "Nearest passages (none answers the question)"
+    elif answer.refused:
+        cards, heading = cited_cards(answer), "Nearest evidence (it does not state the answer clearly)"
     else:
         cards, heading = cited_cards(answer), "Sources cited"
     items = "".join(_card_html(card, answer) for card in cards) or '<li class="rag-muted">no passages</li>'

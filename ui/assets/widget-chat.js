@@ -66,6 +66,8 @@
       const count = new Set(answer.citations.map((c) => c.n)).size;
       parts.push(`${count} source${count === 1 ? "" : "s"}`);
     }
+    const removed = (answer.removed_claims || []).length;
+    if (removed) parts.push(`${removed} unsupported statement${removed === 1 ? "" : "s"} removed`);
     return el("div", "w-footer", parts.join(" · "));
   }
 

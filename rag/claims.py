@@ -1,0 +1,213 @@
+"""The checkable facts of a sentence: numbers, months and names, read the same way in
+English and German, so that evidence in one language can back a claim in the other.
+
+"23 von 32" and "23 of 32" both hold the numbers {23, 32}; "1. Oktober" and "October 1"
+both hold month 10 and the number 1; "ten years" and "zehn Jahre" both hold 10. A name is
+a capitalised word that does not open the sentence; "Rutte's" and "Ruttes" are the same
+name, and so are "Brüssel" and "Brussels" (compared by a folded prefix).
+
+German capitalises every noun, so in a German sentence only what is unmistakably a name
+(an acronym, a word with inner capitals or digits) counts when the evidence is English:
+a German noun that translates an English one ("Verteidigung" for "defence") is not an
+invented name.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from index.lexical import tokenize
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+    "thousand": 1000, "dozen": 12,
+    "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9,
+    "zehn": 10, "elf": 11, "zwölf": 12, "fünfzehn": 15, "zwanzig": 20, "dreißig": 30, "vierzig": 40, "fünfzig": 50,
+    "hundert": 100, "tausend": 1000, "dutzend": 12,
+}
+MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
+    "september": 9, "october": 10, "november": 11, "december": 12,
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10, "dezember": 12,
+}
+# "may" is a verb far more often than a month: it counts only beside a day or a year.
+_AMBIGUOUS_MONTHS = {"may", "march"}
+_WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "montag", "dienstag",
+             "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"}
+# Thousands grouped by "," (English) or "." (German): "1,000" and "1.000" are both 1000.
+_DIGITS = re.compile(r"(?<![\w.,])\d{1,3}(?:([.,])\d{3})+(?![\d])|(?<![\w])\d+(?:[.,]\d+)?(?![\d])")
+_WORD = re.compile(r"[\w’'-]+")
+_CAPITALISED = re.compile(r"^[A-ZÄÖÜ]")
+_UNMISTAKABLE = re.compile(r"^[A-ZÄÖÜ]{2,}|^[A-ZÄÖÜ]\w*[A-ZÄÖÜ0-9]")
+# Words that open clauses or are capitalised by convention, not names.
+_NOT_NAMES = {"i", "i'm", "i’m", "ich", "sie", "ihr", "ihre", "ihnen", "the", "a"}
+_LEADING = re.compile(r"^[\s\"'“”„‘’«»(\[*_#>•–-]*")
+NAME_PREFIX = 5  # characters of a folded name compared: "Rutte's"/"Ruttes", "Brussels"/"Brüssel"
+
+
+@dataclass(frozen=True)
+class Facts:
+    numbers: frozenset[float]
+    months: frozenset[int]
+    names: frozenset[str]  # folded prefixes
+
+    @property
+    def empty(self) -> bool:
+        return not (self.numbers or self.months or self.names)
+
+
+def fold(word: str) -> str:
+    """Lower case without diacritics or a possessive ending, cut to NAME_PREFIX characters."""
+    word = re.sub(r"['’]s?$", "", word.lower())
+    word = unicodedata.normalize("NFKD", word.replace("ß", "ss"))
+    return "".join(c for c in word if not unicodedata.combining(c))[:NAME_PREFIX]
+
+
+def numbers(text: str) -> set[float]:
+    found: set[float] = set()
+    for match in _DIGITS.finditer(text):
+        raw = match.group(0)
+        if match.group(1):  # thousands separators
+            found.add(float(re.sub(r"[.,]", "", raw)))
+        else:
+            found.add(float(raw.replace(",", ".")))
+    for word in _WORD.findall(text.lower()):
+        if word in _NUMBER_WORDS:
+            found.add(float(_NUMBER_WORDS[word]))
+    return found
+
+
+def months(text: str) -> set[int]:
+    found = set()
+    for match in re.finditer(r"[\w]+", text):
+        word = match.group(0)
+        month = MONTHS.get(word.lower())
+        if month is None:
+            continue
+        if word.lower() in _AMBIGUOUS_MONTHS:
+            around = text[max(0, match.start() - 4) : match.end() + 6]
+            if not (word[0].isupper() and re.search(r"\d", around)):
+                continue
+        found.add(month)
+    return found
+
+
+def names(sentence: str, unmistakable_only: bool = False) -> set[str]:
+    """Folded names: capitalised words that do not open the sentence (or a clause after a colon or quote)."""
+    found = set()
+    text = _LEADING.sub("", sentence)
+    opener = True
+    for match in _WORD.finditer(text):
+        word = match.group(0).strip("'’-")
+        before = text[max(0, match.start() - 2) : match.start()]
+        opens = opener or bool(re.search(r"[:.!?\"“„]\s*$", before))
+        opener = False
+        if not word or not _CAPITALISED.match(word) or word.lower() in _NOT_NAMES:
+            continue
+        if word.lower() in MONTHS or word.lower() in _WEEKDAYS or word.lower() in _NUMBER_WORDS:
+            continue
+        if unmistakable_only and not _UNMISTAKABLE.match(word):
+            continue
+        if opens and not _UNMISTAKABLE.match(word):
+            continue
+        found.add(fold(word))
+    return found
+
+
+def facts(text: str, lang: str = "en", unmistakable_names: bool = False) -> Facts:
+    """The facts of a claim; a German claim's names are only its unmistakable ones when asked."""
+    only = unmistakable_names and lang == "de"
+    return Facts(frozenset(numbers(text)), frozenset(months(text)), frozenset(names(text, only)))
+
+
+def vocabulary(text: str) -> Facts:
+    """Everything a text can back: its numbers, months and the folded form of every word."""
+    words = {fold(w) for w in _WORD.findall(text) if len(w.strip("'’-")) > 1}
+    return Facts(frozenset(numbers(text)), frozenset(months(text)), frozenset(words))
+
+
+def missing(claim: Facts, backing: Facts) -> list[str]:
+    """The claim's facts that the backing text does not hold, described for the user."""
+    out = [f"number {_show(n)}" for n in sorted(claim.numbers - backing.numbers)]
+    out += [f"month {m}" for m in sorted(claim.months - backing.months)]
+    out += [f"name “{n}…”" for n in sorted(claim.names - backing.names)]
+    return out
+
+
+def content_words(text: str) -> set[str]:
+    """Folded content words: what a short answer must share with its evidence."""
+    return {fold(w) for w in tokenize(text) if len(w) > 2}
+
+
+def _show(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+# What a question asks for, by its question word: the one reading of a question's form the
+# answer path keeps, to tell a short answer of the wrong kind ("2024" for "how much did it
+# cost?") from an answer. Questions of other forms ask for a description: no kind.
+_KINDS = (
+    ("date", re.compile(r"\b(?:when|wann|what year|which year|welche[mn]? jahr|seit wann|bis wann)\b", re.I)),
+    ("number", re.compile(r"\b(?:how (?:many|much|old|long|far|often)|what percentage|wie (?:viele?|alt|lange|weit|oft|hoch))\b",
+                          re.I)),
+    ("name", re.compile(r"\b(?:who|whom|whose|wer|wem|wen|wessen|where|wo|woher|wohin)\b", re.I)),
+)
+_YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")
+
+
+def asked_kind(question: str) -> str | None:
+    for kind, pattern in _KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def is_kind(kind: str | None, answer: str) -> bool:
+    """Whether a short answer is of the kind asked for (always, when no kind is asked)."""
+    if kind is None:
+        return True
+    if kind == "date":
+        return bool(months(answer) or numbers(answer))
+    if kind == "number":
+        digits = [m.group(0) for m in _DIGITS.finditer(answer)]
+        # A year alone does not say how many or how much.
+        return bool(numbers(answer)) and not (digits and all(_YEAR.match(d) for d in digits) and not months(answer)
+                                              and len(numbers(answer)) == len(digits))
+    return any(_CAPITALISED.match(w) for w in _WORD.findall(answer))
+
+
+_DATE_SPAN = re.compile(
+    rf"\b(?:\d{{1,2}}\.?\s(?:{'|'.join(MONTHS)})(?:\s\d{{4}})?|(?:{'|'.join(MONTHS)})\s\d{{1,2}}(?:,\s\d{{4}})?"
+    rf"|(?:{'|'.join(MONTHS)})\s\d{{4}}|(?:1[5-9]|20)\d\d)\b", re.I)
+_AMOUNT_SPAN = re.compile(
+    r"(?:[$€£]\s?)?(?<![\w.])\d[\d,.]*(?:\s?%|\s(?:per ?cent|prozent|percent))?(?:\s(?:million|billion|trillion|thousand"
+    r"|Millionen|Milliarden|Billionen|Tausend))?(?:\s[a-zäöü]\w+)?"
+    rf"|\b(?:{'|'.join(_NUMBER_WORDS)})\s[a-zäöü]\w+", re.I)
+_NAME_SPAN = re.compile(r"[A-ZÄÖÜ][\w’'.-]*(?:\s+(?:(?:of|de|von|van|der|la|du)\s+)?[A-ZÄÖÜ][\w’'.-]*)*")
+
+
+def stated_answer(question: str, sentence: str) -> str:
+    """The one span of the kind the question asks for that the sentence states and the
+    question does not already hold; "" when there is none, or more than one."""
+    kind = asked_kind(question)
+    pattern = {"date": _DATE_SPAN, "number": _AMOUNT_SPAN, "name": _NAME_SPAN}.get(kind or "")
+    if pattern is None:
+        return ""
+    asked = vocabulary(question)
+    text = _LEADING.sub("", sentence)
+    candidates = []
+    for match in pattern.finditer(text):
+        span = match.group(0).strip(" .,;:")
+        if kind == "name" and (match.start() == 0 or months(span) or not names(f"x {span}")):
+            continue  # a sentence's first word is capitalised whatever it is; a month is no name
+        if kind == "number" and not is_kind("number", span):
+            continue
+        told = facts(span)
+        if told.empty or (told.numbers <= asked.numbers and told.months <= asked.months and told.names <= asked.names):
+            continue  # the question's own words
+        candidates.append(span)
+    distinct = list(dict.fromkeys(candidates))
+    return distinct[0] if len(distinct) == 1 else ""

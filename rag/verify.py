@@ -1,0 +1,192 @@
+"""The verify step: every claim of an answer checked against the evidence it cites.
+
+A claim (one sentence of the answer) stands when the evidence block it cites holds every
+number, month and name it states (`rag/claims.py`, across English and German) and its
+meaning is close to one of that block's sentences (cosine of the multilingual embedder,
+at least `claim_similarity`). A claim whose cited block fails, but that another block
+clearly backs, is cited to that block; a claim that no block backs is removed, with the
+reason. Each kept mark is narrowed to the sentences of the block the claim rests on, so
+[n] opens exactly that span.
+
+The short answer is a claim too: it must be of the kind the question asks for ("how
+much" wants an amount, not a year), and one evidence sentence on the question's topic
+must hold all of it. When it fails, no answer is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import re
+
+import numpy as np
+
+from rag.answer import RemovedClaim
+from rag.citations import Numbering, marks, strip_marks
+from rag.claims import Facts, asked_kind, content_words, facts, is_kind, missing, vocabulary
+from rag.evidence import Block, EvidenceSet, overlap, stems
+
+MIN_CLAIM_WORDS = 2  # fewer content words is a list number or a stray fragment, not a claim
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
+
+
+@dataclass(frozen=True)
+class Support:
+    block: Block
+    sentences: tuple[int, ...]  # the block's sentences the claim rests on (a contiguous run)
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    text: str  # the sentence with final [n] marks, or "" when removed or not a claim
+    removed: RemovedClaim | None = None
+    recited: bool = False  # its own marks were wrong and another block backs it
+    dropped: int = 0  # marks that named no block
+
+
+class Verifier:
+    def __init__(self, evidence: EvidenceSet, blocks: list[Block], lang: str, claim_similarity: float,
+                 min_relevance: float, answer_coverage: float) -> None:
+        self.evidence = evidence
+        self.blocks = {b.n: b for b in blocks}
+        self.lang = lang
+        self.claim_similarity = claim_similarity
+        self.min_relevance = min_relevance
+        self.answer_coverage = answer_coverage
+        self._question_stems = stems(evidence.question)
+        self.numbering = Numbering()
+        self._asked = vocabulary(evidence.question)
+
+    # ------------------------------------------------------------------ sentences
+
+    def check(self, sentence: str) -> Verdict:
+        """One sentence of the answer as written (with the model's [n] marks)."""
+        claim = _LIST_MARKER.sub("", strip_marks(sentence)).strip()  # "1." numbers a list, it states nothing
+        cited = marks(sentence)
+        valid = [n for n in dict.fromkeys(cited) if n in self.blocks]
+        dropped = len(cited) - len([n for n in cited if n in self.blocks])
+        if not claim.strip(" .,;:!?\"'“”"):
+            return Verdict("", dropped=dropped)  # marks or a list number alone
+        if len(content_words(claim)) < MIN_CLAIM_WORDS and not facts(claim).numbers:
+            return Verdict(_keep_layout(sentence, strip_marks(sentence)), dropped=dropped)  # "Yes." states nothing to cite
+        supports = self._supports(claim, [self.blocks[n] for n in valid])
+        recited = False
+        if not supports:
+            others = [b for n, b in self.blocks.items() if n not in valid]
+            supports = self._supports(claim, others)[:1]
+            recited = bool(valid) and bool(supports)
+        if not supports:
+            return Verdict("", RemovedClaim(claim, self._why_not(claim, [self.blocks[n] for n in valid])), dropped=dropped)
+        numbers = [self._number(s) for s in supports]
+        marked = claim.rstrip() + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
+        return Verdict(_keep_layout(sentence, marked), recited=recited, dropped=dropped)
+
+    def _supports(self, claim: str, blocks: list[Block]) -> list[Support]:
+        """The blocks that back the claim, best first."""
+        if not blocks or not self.evidence.sentences:
+            return []
+        similarity = self.evidence.similarity([claim])[0]
+        found = []
+        for block in blocks:
+            backing = self._backing(block.sentences)
+            if missing(self._facts(claim, block), backing):
+                continue
+            best = max(block.sentences, key=lambda i: similarity[i])
+            if similarity[best] < self.claim_similarity:
+                continue
+            found.append(Support(block, self._narrow(claim, block, best), float(similarity[best])))
+        return sorted(found, key=lambda s: -s.similarity)
+
+    def _facts(self, claim: str, block: Block) -> Facts:
+        """German nouns are capitalised: across languages only unmistakable names are checked."""
+        langs = {self.evidence.passages[self.evidence.sentences[i].passage].lang for i in block.sentences}
+        return facts(claim, self.lang, unmistakable_names=langs != {self.lang})
+
+    def _backing(self, sentences: tuple[int, ...]) -> Facts:
+        text = self.evidence.text(sentences)
+        titles = " ".join({self.evidence.passages[self.evidence.sentences[i].passage].title for i in sentences})
+        own = vocabulary(f"{text} {titles}")
+        return Facts(own.numbers | self._asked.numbers, own.months | self._asked.months, own.names | self._asked.names)
+
+    def _narrow(self, claim: str, block: Block, best: int) -> tuple[int, ...]:
+        """The best-matching sentence, widened to the block's sentences that hold the claim's
+        facts it lacks ("his second and third priorities" may rest on two sentences)."""
+        told = self._facts(claim, block)
+        lacking = set(missing(told, self._backing((best,))))
+        holding = [i for i in block.sentences if i == best or (lacking and lacking - set(missing(told, self._backing((i,)))))]
+        at = [block.sentences.index(i) for i in holding]
+        return block.sentences[min(at) : max(at) + 1]
+
+    def _number(self, support: Support) -> int:
+        first = self.evidence.sentences[support.sentences[0]]
+        last = self.evidence.sentences[support.sentences[-1]]
+        return self.numbering.number(self.evidence.passages[first.passage], (first.start, last.end))
+
+    def _why_not(self, claim: str, cited: list[Block]) -> str:
+        blocks = cited or list(self.blocks.values())
+        if not blocks:
+            return "no evidence to check it against"
+        best = max(blocks, key=lambda b: len(self._facts(claim, b).names) - len(missing(self._facts(claim, b),
+                                                                                         self._backing(b.sentences))))
+        absent = missing(self._facts(claim, best), self._backing(best.sentences))
+        where = f"[{best.n}]" if cited else "any evidence"
+        if absent:
+            return f"{', '.join(absent)} not in {where}"
+        similarity = float(np.max(self.evidence.similarity([claim])[0][list(best.sentences)]))
+        return f"meaning not close to {where} (similarity {similarity:.2f} < {self.claim_similarity:.2f})"
+
+    # ------------------------------------------------------------------ short answer
+
+    def check_short(self, short: str) -> tuple[int | None, str]:
+        """(the evidence sentence that states the short answer, or None; why not)."""
+        kind = asked_kind(self.evidence.question)
+        if not is_kind(kind, short):
+            return None, f"“{short}” is not the {kind} the question asks for"
+        told = facts(short, self.lang)
+        words = content_words(short) - content_words(self.evidence.question)
+        stating = []
+        for i in range(len(self.evidence.sentences)):
+            sentence = self.evidence.sentences[i]
+            same_language = self.evidence.passages[sentence.passage].lang == self.lang
+            backing = self._backing((i,))
+            if missing(facts(short, self.lang, unmistakable_names=not same_language), backing):
+                continue
+            if same_language and len(words - backing.names) * 2 > len(words):
+                continue  # most of its words are not the sentence's
+            stating.append(i)
+        on_topic = [i for i in stating if self.evidence.sentences[i].score >= self.min_relevance]
+        if not on_topic and stating:
+            return None, f"“{short}” is stated only in evidence off the question's topic"
+        # The sentence stating the answer must also say what the question asks about it: "Kamala
+        # Harris" stated beside "the upcoming election" does not answer who won it.
+        asking = [i for i in on_topic if self._covers(i)]
+        if asking:
+            return max(asking, key=lambda i: self.evidence.sentences[i].score), ""
+        if on_topic:
+            return None, (f"the evidence naming “{short}” leaves most of the question unsaid "
+                          f"(it holds under {self.answer_coverage:.0%} of the question's words)")
+        absent = missing(told, self._asked)
+        return None, f"“{short}” is in no evidence" + (f" ({', '.join(absent)})" if absent else "")
+
+    def _covers(self, i: int) -> bool:
+        """Whether sentence i holds enough of the question's words; across languages words
+        cannot be compared, and the sentence's similarity (its score) has to do."""
+        sentence = self.evidence.sentences[i]
+        if self.evidence.passages[sentence.passage].lang != self.lang:
+            return True
+        title = self.evidence.passages[sentence.passage].title
+        return overlap(self._question_stems, f"{sentence.text} {title}") >= self.answer_coverage
+
+    def quote(self, i: int) -> str:
+        """A sentence of the evidence, verbatim and cited."""
+        sentence = self.evidence.sentences[i]
+        n = self.numbering.number(self.evidence.passages[sentence.passage], (sentence.start, sentence.end))
+        return f"{sentence.text} [{n}]"
+
+
+def _keep_layout(original: str, text: str) -> str:
+    """`text` with the whitespace (and list marker) around the original sentence kept."""
+    lead = original[: len(original) - len(original.lstrip())]
+    trail = original[len(original.rstrip()) :]
+    return f"{lead}{text.strip()}{trail}" if text.strip() else original
