@@ -13,6 +13,8 @@ import numpy as np
 from eval.benchmark import Question
 from rag.answer import Answer
 from rag.citations import strip_marks
+from rag.claims import facts, vocabulary
+from rag.loaders import detect_language
 
 
 def unique_in_order(items: Sequence[str]) -> list[str]:
@@ -93,9 +95,12 @@ RECALL_KS = (1, 5, 10)
 RETRIEVAL_SCORES = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@5", "all_gold@10",
                     "context_recall", "context_all_gold")
 ANSWER_SCORES = ("exact_match", "f1", "f1_whole", "contained")
-CITATION_SCORES = ("citation_precision", "citation_recall")
+CITATION_SCORES = ("citation_precision", "citation_recall", "span_precision")
 REFUSAL_SCORES = ("correct_refusal", "false_refusal")
-SCORE_NAMES = RETRIEVAL_SCORES + ANSWER_SCORES + CITATION_SCORES + REFUSAL_SCORES
+# Claims: how many the verifier removed, and whether the shown answer still states a number
+# or name that its cited evidence (or, uncited, the passages it was given) does not hold.
+CLAIM_SCORES = ("claims_removed", "unsupported_shown")
+SCORE_NAMES = RETRIEVAL_SCORES + ANSWER_SCORES + CITATION_SCORES + REFUSAL_SCORES + CLAIM_SCORES
 
 
 def gold_answers(question: Question) -> list[str]:
@@ -123,15 +128,29 @@ def citation_scores(answer: Answer, gold_docs: Sequence[str], answers: Sequence[
         passage_text = answer.passages[n - 1].text if 0 < n <= len(answer.passages) else citation.quote
         good += citation.doc_id in gold_docs or bool(answers and contains_answer(passage_text, answers))
     cited_docs = {c.doc_id for c in answer.citations}
+    spans = [c.quote for c in answer.citations]
     return {
         "citation_precision": good / len(cited) if cited else None,
         "citation_recall": len(cited_docs & set(gold_docs)) / len(set(gold_docs)),
+        # Span level: the cited span itself holds a gold answer (the answer's own sentence).
+        "span_precision": sum(contains_answer(q, answers) for q in spans) / len(spans) if spans and answers else None,
     }
+
+
+def claim_scores(answer: Answer) -> dict[str, float | None]:
+    if answer.refused and not answer.citations:
+        return {"claims_removed": float(len(answer.removed_claims)), "unsupported_shown": None}
+    backing = " ".join(c.quote for c in answer.citations) or " ".join(p.text for p in answer.passages)
+    held = vocabulary(f"{backing} {answer.question}")
+    shown = facts(strip_marks(answer.answer), detect_language(answer.question), unmistakable_names=True)
+    return {"claims_removed": float(len(answer.removed_claims)),
+            "unsupported_shown": float(bool(shown.numbers - held.numbers or shown.names - held.names))}
 
 
 def score_question(question: Question, answer: Answer, ranked_docs: Sequence[str]) -> dict[str, float | None]:
     """All scores of one answer; `ranked_docs` comes from the separate deep retrieval call."""
     scores: dict[str, float | None] = dict.fromkeys(SCORE_NAMES)
+    scores.update(claim_scores(answer))
     if not question.answerable:
         scores["correct_refusal"] = float(answer.refused)
         return scores

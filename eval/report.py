@@ -30,10 +30,12 @@ LABELS = {
     "context_all_gold": "context all-gold", "exact_match": "EM", "f1": "F1", "f1_whole": "F1 whole answer",
     "contained": "contained",
     "citation_precision": "cit. P", "citation_recall": "cit. R", "correct_refusal": "correct refusal",
-    "false_refusal": "false refusal",
+    "false_refusal": "false refusal", "span_precision": "span P", "claims_removed": "claims removed",
+    "unsupported_shown": "unsupported shown",
 }
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@10", "exact_match", "f1",
-            "f1_whole", "contained", "citation_precision", "citation_recall", "correct_refusal", "false_refusal")
+            "f1_whole", "contained", "citation_precision", "citation_recall", "span_precision", "correct_refusal", "false_refusal",
+            "claims_removed", "unsupported_shown")
 MAX_MISSES = 40
 
 

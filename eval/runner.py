@@ -30,6 +30,7 @@ from tqdm import tqdm
 import prompts
 from eval.baselines import Pipeline, make_pipeline
 from eval.benchmark import Bench, Question, question_from_json
+from eval.halves import HALVES, half_of
 from eval.metrics import mean_scores, percentiles, recall_curve, score_question
 from rag.answer import Answer
 from rag.chain import resolve_backend
@@ -251,6 +252,9 @@ def pipeline_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "scores": {"all": mean_scores([r["scores"] for r in rows]),
                    **{g: mean_scores([r["scores"] for r in rows if group_of(r) == g]) for g in groups}},
         "counts": {"all": len(rows), **{g: sum(group_of(r) == g for r in rows) for g in groups}},
+        # Chosen on the tune half, quoted on the check half (eval/halves.py).
+        "halves": {h: {"scores": mean_scores([r["scores"] for r in rows if half_of(r["id"]) == h]),
+                       "count": sum(half_of(r["id"]) == h for r in rows)} for h in HALVES},
         "recall_curve": recall_curve([(r["ranking"], r["gold"]["doc_ids"]) for r in rows]),
         "latency": {s: percentiles([a.timings[s] for a in answers if s in a.timings]) for s in stages},
         "tokens": {kind: round(sum(a.tokens.get(kind, 0) for a in answers) / max(1, len(answers)), 1)

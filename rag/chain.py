@@ -113,6 +113,7 @@ class AnswerChain:
             short_answer="" if outcome.refused else outcome.short,
             removed_claims=removed + ([RemovedClaim(checked.short, checked.short_failed)]
                                       if checked and checked.short_failed else []),
+            support=round(evidence.support, 4),
             refusal_reason=outcome.reason,
         )
 

@@ -20,7 +20,7 @@ import numpy as np
 from index.lexical import tokenize
 from rag.chunking import count_tokens, sentence_spans
 from rag.embedders import Embedder
-from rag.retrieval import Passage
+from rag.retrieval import CLOSING, Passage
 
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
 MIN_SENTENCE_CHARS = 20  # shorter pieces are headings or list numbers, not evidence
@@ -147,7 +147,7 @@ def restrict(evidence: EvidenceSet, passages: list[Passage]) -> EvidenceSet:
 
 def stems(text: str) -> set[str]:
     """Crude, language-neutral stems of the content words: "priorities" and "priority" share "priori"."""
-    return {w[:6] for w in tokenize(text)}
+    return {(w[:-1] if len(w) > 4 and w.endswith("s") else w)[:6] for w in tokenize(text)}
 
 
 def overlap(asked: set[str], sentence: str) -> float:
@@ -160,6 +160,8 @@ def _sentences(passages: list[Passage]) -> list[tuple[int, str, int, int, str]]:
     out = []
     for k, passage in enumerate(passages):
         for start, end in sentence_spans(passage.text):
+            while end < len(passage.text) and passage.text[end] in CLOSING:
+                end += 1  # the quote a sentence closes is part of it
             key = (passage.doc_id, passage.start + start)
             if key in seen or end - start < MIN_SENTENCE_CHARS:
                 continue

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rag.answer import RemovedClaim
 from rag.citations import complete_sentences, split_sentences, strip_marks
-from rag.claims import content_words
+from rag.claims import content_words, facts
 from rag.verify import Verifier
 
 SHORT_ANSWER_WORDS = 12
@@ -107,7 +107,9 @@ class CheckedReply:
             self.declined = True
             return
         self.short = short_answer(line)
-        if self.short and content_words(self.short) <= content_words(self.verifier.evidence.question):
+        question = self.verifier.evidence.question
+        if self.short and content_words(self.short) <= content_words(question) and not (
+                facts(self.short).numbers - facts(question).numbers):
             self.short = ""  # "Rutte's three priorities are": the question's words, no answer
             return
         if not self.short:

@@ -29,6 +29,7 @@ from rag.embedders import Embedder
 from rag.loaders import detect_language
 
 Mode = Literal["hybrid", "dense", "lexical"]
+CLOSING = "\"'”’»)]"  # closing quotes and brackets: part of the sentence they end
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def with_following_text(snapshot: Snapshot, passages: list[Passage], chars: int)
         window = text[passage.end : passage.end + chars]
         ends = [end for _, end in sentence_spans(window) if end < len(window) or passage.end + end == len(text)]
         end = passage.end + ends[-1] if ends else passage.end
+        while end < len(text) and text[end] in CLOSING:
+            end += 1  # the quote the last sentence closes
         extended.append(replace(passage, end=end, text=text[passage.start : end]))
     return extended
 

@@ -79,7 +79,9 @@ class Verifier:
         if not supports:
             return Verdict("", RemovedClaim(claim, self._why_not(claim, [self.blocks[n] for n in valid])), dropped=dropped)
         numbers = [self._number(s) for s in supports]
-        marked = claim.rstrip() + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
+        body = claim.rstrip()
+        end = len(body.rstrip(".!?…"))  # the marks go before the full stop: "… 14 years [1]."
+        marked = body[:end] + "".join(f" [{n}]" for n in dict.fromkeys(numbers)) + body[end:]
         return Verdict(_keep_layout(sentence, marked), recited=recited, dropped=dropped)
 
     def _supports(self, claim: str, blocks: list[Block]) -> list[Support]:

@@ -1,4 +1,6 @@
-"""Cited answers: what a briefer can rely on, with the extractive backend and the real local model."""
+"""Answers a briefer can trust: every claim backed by the evidence span it cites, honest
+refusals, follow-ups that keep their topic. The extractive backend and the verifier run
+on the real demo index with the real embedder; the local model tests run the real GGUF."""
 
 from __future__ import annotations
 
@@ -7,113 +9,178 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import Answer
-from rag.chain import prompt_context
-from rag.citations import check_citations
+from rag.answer import Answer, EvidenceFound
+from rag.claims import facts, missing, vocabulary
 from rag.engine import Engine
-from rag.extractive import score_sentences
 from rag.models import bundled_model_installed
+from rag.reply import CheckedReply
 from rag.settings import DEMO_CORPUS, Settings
+from rag.verify import Verifier
 
 PRIORITIES = "002_159690cec7945fb9"
-COMPARISONS = Path(__file__).resolve().parent / "fixtures" / "chain" / "hotpot_comparisons.jsonl"
+GERMAN_ARTICLE = "000_7158970d0917ea8d"
 DEMO_QUESTION = "What are Rutte's three priorities?"
 UNANSWERABLE = ["Who won the 2022 football World Cup?", "What is Rutte's favourite food?"]
-FOLLOW_UP = [{"role": "user", "content": DEMO_QUESTION},
-             {"role": "assistant", "content": "He named keeping NATO strong, Ukraine and partnerships."}]
+PRIORITIES_TURN = [{"role": "user", "content": DEMO_QUESTION},
+                   {"role": "assistant", "content": "He named keeping NATO strong, Ukraine and partnerships."}]
 
 
-def assert_citations_point_at_given_passages(answer: Answer) -> None:
-    marks = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert marks == {c.n for c in answer.citations}
+def assert_every_mark_is_an_exact_evidence_span(answer: Answer, engine: Engine) -> None:
+    """[n] marks run 1, 2, 3 … in order of first use, each naming one span quoted exactly."""
+    used = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)))
+    assert used == list(range(1, len(used) + 1)) == [c.n for c in answer.citations]
+    documents = engine.snapshot().documents
     for citation in answer.citations:
-        passage = answer.passages[citation.n - 1]
-        assert (citation.doc_id, citation.source, citation.title) == (passage.doc_id, passage.source, passage.title)
-        assert passage.start <= citation.start < citation.end <= passage.end
-        assert citation.quote in passage.text
+        assert documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
+        assert len(citation.quote) < 600  # a sentence or a short run, never a whole chunk
 
 
-def test_invalid_citation_marks_are_removed_and_counted(demo_engine: Engine) -> None:
-    passages = demo_engine.search(DEMO_QUESTION, k=2)
-    checked = check_citations("NATO must stay strong [1][7]. Ukraine comes second [2, 9].", passages)
-    assert checked.text == "NATO must stay strong [1]. Ukraine comes second [2]."
-    assert checked.dropped == 2 and [c.n for c in checked.citations] == [1, 2]
+def checked(engine: Engine, question: str, reply: str, lang: str = "en") -> tuple[CheckedReply, str]:
+    """A reply as a model might write it, through the real evidence and verification steps."""
+    evidence = engine.answer_evidence(question)
+    blocks = evidence.blocks(engine.settings.context_tokens)
+    s = engine.settings
+    verifier = Verifier(evidence, blocks, lang, s.claim_similarity, s.min_relevance, s.answer_coverage)
+    result = CheckedReply(verifier)
+    shown = result.feed(reply) + result.finish()
+    return result, shown
 
 
-def test_a_mark_goes_after_a_closing_quote_the_model_set_apart(demo_engine: Engine) -> None:
-    # The 1.5B model's own list, as it wrote it for "What are Rutte's three priorities?".
-    passages = demo_engine.answer_context(DEMO_QUESTION)
-    reply = ('1. Keep NATO strong and ensure that our defenses remain effective and credible against all threats.\n'
-             '2. Strengthen support for Ukraine and "bring it closer to NATO. "')
-    checked = check_citations(reply, passages)
-    assert re.search(r'closer to NATO\. " \[\d\]$', checked.text)
+def block_holding(engine: Engine, question: str, words: str) -> int:
+    evidence = engine.answer_evidence(question)
+    for block in evidence.blocks(engine.settings.context_tokens):
+        if words in evidence.text(block.sentences):
+            return block.n
+    raise AssertionError(f"no evidence block holds {words!r}")
 
 
-def test_the_prompt_shows_a_list_under_the_one_passage_that_holds_all_of_it(demo_engine: Engine) -> None:
-    # The two best passages overlap: the first holds the first two priorities, the second all
-    # three. Split as "[1] first, second … [2] third", the 1.5B model answered with the first alone.
-    passages = demo_engine.answer_context(DEMO_QUESTION)
-    scored = score_sentences(DEMO_QUESTION, passages, demo_engine.embedder)
-    context = prompt_context(scored, passages, demo_engine.settings.context_tokens)
-    block = next(b for b in context.split("\n\n") if "third priority" in b)
-    assert "The first is to keep NATO strong" in block and "second priority" in block
+class TestVerification:
+    def test_an_invented_number_is_removed_and_the_rest_is_kept(self, demo_engine: Engine) -> None:
+        question = "For how many years was Rutte prime minister of the Netherlands?"
+        n = block_holding(demo_engine, question, "14")
+        result, shown = checked(demo_engine, question, f"Answer: 14 years\nSupport: Rutte led the Netherlands for 14 years "
+                                                       f"[{n}]. He spent 27 years in parliament before that [{n}].")
+        assert shown.startswith("14 years\n") and "14 years [1]" in shown
+        assert "27" not in shown
+        assert [c.reason for c in result.removed] == ["number 27 not in [%d]" % n]
+
+    def test_a_short_answer_the_evidence_does_not_state_is_withheld(self, demo_engine: Engine) -> None:
+        result, shown = checked(demo_engine, "Who won the November 2024 US presidential election?",
+                                "Answer: Kamala Harris\nSupport: Harris won the election [1].")
+        assert shown == "" and result.short_failed and result.stopped
+
+    def test_a_claim_cites_the_sentence_it_rests_on_not_its_whole_block(self, demo_engine: Engine) -> None:
+        n = block_holding(demo_engine, DEMO_QUESTION, "second priority")
+        result, shown = checked(demo_engine, DEMO_QUESTION,
+                                f"Support: His second priority is to strengthen support for Ukraine [{n}].")
+        [citation] = result.verifier.numbering.citations
+        assert citation.quote.startswith("Rutte said his second priority") and citation.quote.endswith("Ukraine.”")
+        assert shown.endswith("[1].") or shown.endswith("[1]")
+
+    def test_marks_are_renumbered_in_order_of_first_use(self, demo_engine: Engine) -> None:
+        second = block_holding(demo_engine, DEMO_QUESTION, "second priority")
+        third = block_holding(demo_engine, DEMO_QUESTION, "third priority")
+        _, shown = checked(demo_engine, DEMO_QUESTION,
+                           f"Support: He wants to strengthen partnerships with the EU [{third}]. "
+                           f"He also wants to strengthen support for Ukraine [{second}].")
+        assert re.findall(r"\[(\d+)\]", shown) == ["1", "2"]
+
+    def test_marks_pointing_nowhere_are_dropped_and_uncited_claims_get_their_evidence(self, demo_engine: Engine) -> None:
+        result, shown = checked(demo_engine, DEMO_QUESTION,
+                                "Support: Rutte said his second priority was to strengthen support for Ukraine [9]. "
+                                "His third priority was to strengthen partnerships within the alliance.")
+        assert result.dropped == 1 and re.findall(r"\[(\d+)\]", shown) == ["1", "2"]
+
+    @pytest.mark.parametrize("reply", ["", "Answer:", "Answer: I don't know.\nSupport:", "Support: [1] [2]",
+                                       "Answer: 14 years\nSupport: Rutte led the Netherlands for fourt"])
+    def test_empty_declined_or_cut_off_replies_show_no_unchecked_claim(self, demo_engine: Engine, reply: str) -> None:
+        result, shown = checked(demo_engine, "For how many years was Rutte prime minister of the Netherlands?", reply)
+        assert "[" not in shown.replace("[1]", "") and "fourt" not in shown
+
+    def test_german_numbers_and_dates_back_english_claims(self) -> None:
+        german = vocabulary("Derzeit erreichen nur 23 von 32 Ländern das Ziel; die Übergabe war am 1. Oktober.")
+        assert not missing(facts("Only 23 of 32 allies meet the target."), german)
+        assert not missing(facts("The handover was on October 1."), german)
+        assert missing(facts("The handover was on November 1."), german) == ["month 11"]
+        assert missing(facts("Only 24 of 32 allies meet it."), german) == ["number 24"]
 
 
-def test_a_mark_on_the_wrong_passage_moves_to_the_passage_that_says_it(demo_engine: Engine) -> None:
-    passages = demo_engine.answer_context(DEMO_QUESTION)
-    german = next(n for n, p in enumerate(passages, start=1) if p.lang == "de")
-    saying = next(n for n, p in enumerate(passages, start=1) if "third priority" in p.text)
-    sentence = "Rutte said his third priority was to strengthen partnerships within the alliance"
-    checked = check_citations(f"{sentence} [{german}].", passages)
-    assert checked.text == f"{sentence} [{saying}]."
-
-
-class TestExtractive:
-    def test_the_demo_question_is_answered_from_the_article_that_lists_the_priorities(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask(DEMO_QUESTION, backend="extractive")
+class TestExtractiveAnswers:
+    def test_answers_quote_evidence_sentences_numbered_from_one(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask(DEMO_QUESTION)
         assert not answer.refused and answer.backend == "extractive"
-        assert "three main priorities" in answer.answer and "his third priority" in answer.answer
-        assert {c.doc_id for c in answer.citations} == {PRIORITIES}
-        assert_citations_point_at_given_passages(answer)
-
-    def test_a_question_for_three_priorities_gets_the_three_the_article_lists(self, demo_engine: Engine) -> None:
-        # The items hardly repeat the question's words, while nearly every passage says "Rutte", "NATO"
-        # and "Secretary General": the best two sentences were the announcement and a headline's neighbour.
-        answer = demo_engine.ask("What are Rutte's three priorities as NATO secretary-general?", backend="extractive")
-        for item in ("three main priorities", "The first is to keep NATO strong", "his second priority", "his third priority"):
-            assert item in answer.answer
-        assert {c.doc_id for c in answer.citations} == {PRIORITIES}
-        assert_citations_point_at_given_passages(answer)
+        assert PRIORITIES in {c.doc_id for c in answer.citations}
+        assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
     @pytest.mark.parametrize("question", UNANSWERABLE)
     def test_questions_the_documents_cannot_answer_are_refused_with_the_nearest_passages(
-        self, demo_engine: Engine, question: str
-    ) -> None:
-        answer = demo_engine.ask(question, backend="extractive")
-        assert answer.refused and answer.answer.startswith("The documents don't say")
-        assert answer.citations == [] and answer.passages and answer.confidence == 0.0
+            self, demo_engine: Engine, question: str) -> None:
+        answer = demo_engine.ask(question)
+        assert answer.refused and answer.answer.startswith("The documents don't say") and answer.passages
+        assert answer.refusal_reason
 
     def test_a_refusal_is_worded_in_the_language_of_the_question(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask("Wer hat die Fußball-Weltmeisterschaft 2022 gewonnen?", backend="extractive")
-        assert answer.refused and answer.answer.startswith("Die Dokumente sagen dazu nichts")
+        assert demo_engine.ask("Wer hat die Fußball-Weltmeisterschaft 2022 gewonnen?").answer.startswith("Die Dokumente")
 
-    def test_a_follow_up_is_understood_through_the_conversation(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask("And his second priority?", FOLLOW_UP, backend="extractive")
-        assert "Rutte" in answer.standalone_question and not answer.refused
-        assert PRIORITIES in {c.doc_id for c in answer.citations}
+    def test_a_question_for_an_amount_is_not_answered_with_a_year(self, tmp_path: Path) -> None:
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / "verein.txt").write_text("Ruderclub Kestrel\nDas neue Bootshaus des Ruderclubs Kestrel wurde 2024 "
+                                          "eröffnet. Es liegt am Nordufer des Sees.\n", encoding="utf-8")
+        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
+        engine.ingest([notes])
+        answer = engine.ask("Wie viel hat das neue Bootshaus des Ruderclubs Kestrel gekostet?")
+        assert answer.refused and "2024" not in answer.short_answer
+
+    def test_the_stream_shows_the_evidence_before_any_answer_text(self, demo_engine: Engine) -> None:
+        items = list(demo_engine.ask_stream(DEMO_QUESTION))
+        assert isinstance(items[0], EvidenceFound) and items[0].citations
+        assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[1:-1])
+        assert items[-1].timings["evidence"] < items[-1].timings["total"]
+
+
+class TestFollowUps:
+    def test_a_follow_up_that_changes_topic_keeps_the_new_topic(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask("And what did he say about China?", PRIORITIES_TURN)
+        assert answer.standalone_question == "What did Rutte say about China?"
+        assert "China" in " ".join(c.quote for c in answer.citations)
+
+    def test_a_follow_up_about_the_same_topic_names_who_is_meant(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask("And his second priority?", PRIORITIES_TURN)
+        assert answer.standalone_question == "Rutte's second priority?"
 
     def test_a_question_that_stands_alone_is_not_rewritten(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask("Who is Oana Lungescu?", FOLLOW_UP, backend="extractive")
-        assert answer.standalone_question == "Who is Oana Lungescu?"
+        question = "What did Stoltenberg say about Rutte?"
+        assert demo_engine.ask(question, PRIORITIES_TURN).standalone_question == question
 
-    def test_the_stream_yields_text_then_one_answer_with_timings(self, demo_engine: Engine) -> None:
-        items = list(demo_engine.ask_stream("Wer ist Oana Lungescu?", backend="extractive"))
-        assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
-        assert {"retrieve", "generate", "total"} <= set(items[-1].timings)
+    def test_a_long_history_is_fine(self, demo_engine: Engine) -> None:
+        history = PRIORITIES_TURN * 25
+        answer = demo_engine.ask("What did he say about China?", history)
+        assert "Rutte" in answer.standalone_question and not answer.refused
 
+
+class TestBadInput:
     def test_an_empty_question_is_an_error(self, demo_engine: Engine) -> None:
         with pytest.raises(ValueError, match="empty"):
             demo_engine.ask("   ")
+
+    @pytest.mark.parametrize("question", ["Rutte " * 333, "Quelles sont les trois priorités de Rutte ?",
+                                          "xq zzv ptt?", "Rutte"])
+    def test_odd_questions_get_an_answer_or_a_refusal(self, demo_engine: Engine, question: str) -> None:
+        answer = demo_engine.ask(question)
+        assert answer.refused or answer.citations
+        assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
+
+    def test_a_document_without_sentence_boundaries_still_gives_cited_evidence(self, tmp_path: Path) -> None:
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / "list.txt").write_text("kestrel cooperative chair maria ortiz treasurer jon berg " * 40,
+                                        encoding="utf-8")
+        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
+        engine.ingest([notes])
+        answer = engine.ask("Who is the treasurer of the kestrel cooperative?")
+        assert answer.refused or answer.citations
+        assert_every_mark_is_an_exact_evidence_span(answer, engine)
 
 
 def _injection_engine(tmp_path: Path) -> Engine:
@@ -132,50 +199,36 @@ def _injection_engine(tmp_path: Path) -> Engine:
 class TestLocalModel:
     """The real Qwen2.5-1.5B GGUF through llama.cpp: minutes on 2 cores, so few and pointed."""
 
-    def test_the_demo_question_gets_all_three_priorities_cited_to_the_right_article(self, demo_engine: Engine) -> None:
+    def test_the_demo_question_gets_the_three_priorities_each_cited_to_its_sentence(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask(DEMO_QUESTION, backend="local")
         text = answer.answer.lower()
         assert not answer.refused and answer.backend.startswith("local:")
         assert "strong" in text and "ukraine" in text and "partnership" in text
         assert PRIORITIES in {c.doc_id for c in answer.citations}
         assert answer.tokens["prompt"] < 900 and "first_token" in answer.timings
-        assert_citations_point_at_given_passages(answer)
+        assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
-    @pytest.mark.parametrize(("question", "answer"), [
-        ("who is younger Keith Bostic or Jerry Glanville ?", "Keith Bostic"),
-        ("Who was born first, Ulf Merbold or Mirosław Hermaszewski?", "Ulf Merbold"),
-    ])
-    def test_which_came_first_is_decided_by_the_dates_not_by_the_model(self, tmp_path: Path, question: str,
-                                                                        answer: str) -> None:
-        # HotpotQA comparisons the 1.5B model got wrong (the first) or only right by the option's name.
-        engine = Engine(Settings(index_dir=tmp_path / "index"), auto_demo=False)
-        engine.ingest([COMPARISONS])
-        reply = engine.ask(question, backend="local")
-        assert reply.short_answer == answer and reply.answer.startswith(f"{answer}\n")
-        assert reply.backend.startswith("extractive (compared") and reply.tokens == {}
-        assert len({c.doc_id for c in reply.citations}) == 2  # the two dated sentences
-        assert_citations_point_at_given_passages(reply)
+    def test_a_fact_only_the_german_article_holds_reaches_an_english_answer(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask("Which city will host NATO's new headquarters for coordinating aid to Ukraine?",
+                                 backend="local")
+        assert not answer.refused and "Wiesbaden" in answer.answer
+        assert GERMAN_ARTICLE in {c.doc_id for c in answer.citations}
+        assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
-    def test_a_german_question_gets_a_german_answer_citing_the_english_source(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask("Wer ist Oana Lungescu?", backend="local")
-        # Names and titles stay English ("Royal United Services Institute"), so look for German
-        # grammar rather than trusting language identification on a mixed sentence.
-        assert not answer.refused and re.search(r"\b(ist|war|eine?|einer|und|der|die|das)\b", answer.answer)
-        assert {c.doc_id for c in answer.citations} & {PRIORITIES, "003_2f614e97bf582ec3"}
-        assert_citations_point_at_given_passages(answer)
+    def test_a_follow_up_that_changes_topic_is_answered_about_the_new_topic(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask("And what did he say about China?", PRIORITIES_TURN, backend="local")
+        assert "rutte" in answer.standalone_question.lower() and "china" in answer.standalone_question.lower()
+        assert "priorit" not in answer.standalone_question.lower()
+        assert not answer.refused and "china" in answer.answer.lower()
+        assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
-    def test_a_follow_up_is_rewritten_to_be_about_rutte(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask("And his second priority?", FOLLOW_UP, backend="local")
-        assert "rutte" in answer.standalone_question.lower()
-        assert "ukraine" in answer.answer.lower()
-        assert_citations_point_at_given_passages(answer)
-
-    @pytest.mark.parametrize("question", UNANSWERABLE)
+    @pytest.mark.parametrize("question", [*UNANSWERABLE, "Who won the November 2024 US presidential election?"])
     def test_unanswerable_questions_are_refused(self, demo_engine: Engine, question: str) -> None:
         assert demo_engine.ask(question, backend="local").refused
 
     def test_instructions_inside_documents_do_not_change_the_answer(self, tmp_path: Path) -> None:
-        answer = _injection_engine(tmp_path).ask("What food does the NATO headquarters canteen serve?", backend="local")
+        engine = _injection_engine(tmp_path)
+        answer = engine.ask("What food does the NATO headquarters canteen serve?", backend="local")
         assert "HACKED" not in answer.answer.upper()
         assert "dutch" in answer.answer.lower()
-        assert_citations_point_at_given_passages(answer)
+        assert_every_mark_is_an_exact_evidence_span(answer, engine)
