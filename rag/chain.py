@@ -124,7 +124,7 @@ class AnswerChain:
                 # Small models decline too readily, above all across languages; a clearly
                 # supporting sentence, quoted and cited, serves better than a false refusal.
                 quoted = CheckedReply(verifier)
-                for piece in Extractive().reply(request, Usage()):
+                for piece in Extractive(self.settings.answer_coverage).reply(request, Usage()):
                     quoted.feed(piece)
                 quoted.finish()
                 if quoted.shown.strip():

@@ -20,7 +20,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 import prompts
 from rag.claims import stated_answer
-from rag.evidence import Block, EvidenceSet
+from rag.evidence import Block, EvidenceSet, overlap, stems
 from rag.llms import make_chat_model
 from rag.settings import Settings
 
@@ -55,6 +55,9 @@ class Generator(Protocol):
 class Extractive:
     """The best evidence sentences, verbatim, each citing its block."""
 
+    def __init__(self, answer_coverage: float) -> None:
+        self.answer_coverage = answer_coverage
+
     def reply(self, request: Request, usage: Usage) -> Iterator[str]:
         evidence = request.evidence
         block_of = {i: b.n for b in request.blocks for i in b.sentences}
@@ -64,7 +67,10 @@ class Extractive:
             return
         best = evidence.sentences[statements[0]].score
         quoted = [i for i in statements[:QUOTED_SENTENCES] if evidence.sentences[i].score >= best * RUNNER_UP_RATIO]
-        short = stated_answer(request.question, evidence.sentences[quoted[0]].text)
+        # A short answer only where the best sentence says what the question asks: a name it
+        # merely holds beside the question's topic answers nothing.
+        said = overlap(stems(request.question), evidence.sentences[quoted[0]].text) >= self.answer_coverage
+        short = stated_answer(request.question, evidence.sentences[quoted[0]].text) if said else ""
         support = " ".join(f"{evidence.sentences[i].text} [{block_of[i]}]" for i in sorted(quoted, key=lambda i: (
             evidence.sentences[i].doc_id, evidence.sentences[i].start)))
         yield (f"Answer: {short}\n" if short else "") + f"Support: {support}"
@@ -108,7 +114,7 @@ def evidence_text(evidence: EvidenceSet, blocks: list[Block]) -> str:
 
 
 GENERATORS: dict[str, Callable[[Settings, str], Generator]] = {
-    "extractive": lambda settings, backend: Extractive(),
+    "extractive": lambda settings, backend: Extractive(settings.answer_coverage),
     "local": LLM,
     "openai": LLM,
 }

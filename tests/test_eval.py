@@ -120,7 +120,8 @@ def test_an_unanswerable_question_is_scored_on_the_refusal_alone():
     question = Question("q", "Who won the 2022 World Cup?", [], [])
     refused = score_question(question, answer("The documents do not say.", [], [], refused=True), [])
     assert refused["correct_refusal"] == 1.0
-    assert all(v is None for k, v in refused.items() if k != "correct_refusal")
+    assert refused["claims_removed"] == 0.0
+    assert all(v is None for k, v in refused.items() if k not in ("correct_refusal", "claims_removed"))
     guessed = score_question(question, answer("Argentina [1].", [passage("x", "Argentina")], [1]), ["x"])
     assert guessed["correct_refusal"] == 0.0
 
@@ -251,13 +252,15 @@ def test_smoke_benchmark_on_the_demo_set(demo_run):
     assert page.count("data:image/png;base64,") == 3 and "http" not in page  # self-contained
     scores = summary(out)["pipelines"]["ours"]["scores"]
     # Measured with the extractive backend and USE: R@1 0.605, R@5 1.000 (5 documents only),
-    # F1 0.477 (0.42 before the rerank by best sentence; 0.30 before choices, places and titles
-    # were read; 0.17 before short answers), contained 0.737, correct refusal 0.667, false
-    # refusal 0.000. Thresholds a bit below: one question moves F1 by about 0.025.
+    # F1 0.158, contained 0.684, correct refusal 0.667, false refusal 0.026. F1 fell from 0.477
+    # when the question-type rules went: the quoter gives a short answer only where one evidence
+    # sentence states it unambiguously, and scores the whole quote otherwise. Thresholds a bit
+    # below: one question moves F1 by about 0.025.
     assert scores["all"]["recall@1"] >= 0.55
     assert scores["all"]["recall@5"] >= 0.95
-    assert scores["all"]["f1"] >= 0.42
-    assert scores["all"]["contained"] >= 0.65
+    assert scores["all"]["f1"] >= 0.12
+    assert scores["all"]["contained"] >= 0.6
+    assert scores["all"]["unsupported_shown"] == 0.0
     assert scores["all"]["false_refusal"] <= 0.1
     assert scores["unanswerable"]["correct_refusal"] >= 0.5
     assert {"single-hop en→en", "single-hop de→de", "cross-lingual en→de", "cross-lingual de→en"} <= set(scores)

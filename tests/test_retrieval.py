@@ -40,7 +40,7 @@ def test_the_answer_context_holds_no_passage_twice(demo_engine: Engine) -> None:
     # Neighbouring chunks extended by their following text overlap; one that mostly repeats
     # another gives its place to the next passage found.
     snapshot = demo_engine.snapshot()
-    passages = demo_engine.answer_context("What did Rutte say about Trump and NATO?")
+    passages = demo_engine.answer_evidence("What did Rutte say about Trump and NATO?").passages
     assert len(passages) == demo_engine.settings.top_k
     for i, passage in enumerate(passages):
         assert snapshot.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
@@ -57,7 +57,7 @@ def test_the_answer_context_reaches_a_passage_whose_one_sentence_answers(demo_en
     question = "For how many years did the man who said NATO is in 'safe hands' under Rutte lead the alliance?"
     answer = "who led the alliance for the past ten years"
     assert not any(answer in p.text for p in demo_engine.search(question, k=demo_engine.settings.top_k))
-    assert any(answer in p.text for p in demo_engine.answer_context(question))
+    assert any(answer in p.text for p in demo_engine.answer_evidence(question).passages)
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical"])
@@ -65,7 +65,7 @@ def test_the_baselines_answer_context_is_their_search_order(demo_engine: Engine,
     # Single-retriever modes serve as baselines: their answer passages are not reranked.
     question = "What did Rutte say about Trump and NATO?"
     searched = [p.chunk_id for p in demo_engine.search(question, k=15, mode=mode)]
-    context = [p.chunk_id for p in demo_engine.answer_context(question, mode=mode)]
+    context = [p.chunk_id for p in demo_engine.answer_evidence(question, mode=mode).passages]
     assert context == [chunk for chunk in searched if chunk in context]
 
 
