@@ -24,7 +24,7 @@ from rag.retrieval import CLOSING, Passage
 
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
 MIN_SENTENCE_CHARS = 20  # shorter pieces are headings or list numbers, not evidence
-GAP_SENTENCES = 2  # chosen sentences this close in one document share a block, with what lies between
+GAP_SENTENCES = 3  # chosen sentences this close in one document share a block, with what lies between
 
 
 @dataclass(frozen=True)
