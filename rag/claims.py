@@ -186,7 +186,7 @@ _AMOUNT_SPAN = re.compile(
     r"(?:[$€£]\s?)?(?<![\w.])\d[\d,.]*(?:\s?%|\s(?:per ?cent|prozent|percent))?(?:\s(?:million|billion|trillion|thousand"
     r"|Millionen|Milliarden|Billionen|Tausend))?(?:\s[a-zäöü]\w+)?"
     rf"|\b(?:{'|'.join(_NUMBER_WORDS)})\s[a-zäöü]\w+", re.I)
-_NAME_SPAN = re.compile(r"[A-ZÄÖÜ][\w’'.-]*(?:\s+(?:(?:of|de|von|van|der|la|du)\s+)?[A-ZÄÖÜ][\w’'.-]*)*")
+_NAME_SPAN = re.compile(r"[A-ZÄÖÜ][\w’'.-]*(?:\s+(?:(?:of|de|von|van|la|du)\s+)?[A-ZÄÖÜ][\w’'.-]*)*")
 
 
 def stated_answer(question: str, sentence: str) -> str:
@@ -201,7 +201,7 @@ def stated_answer(question: str, sentence: str) -> str:
     candidates = []
     for match in pattern.finditer(text):
         span = match.group(0).strip(" .,;:")
-        if kind == "name" and (match.start() == 0 or months(span) or not names(f"x {span}")):
+        if kind == "name" and ((match.start() == 0 and " " not in span) or months(span) or not names(f"x {span}")):
             continue  # a sentence's first word is capitalised whatever it is; a month is no name
         if kind == "number" and not is_kind("number", span):
             continue
@@ -210,4 +210,8 @@ def stated_answer(question: str, sentence: str) -> str:
             continue  # the question's own words
         candidates.append(span)
     distinct = list(dict.fromkeys(candidates))
+    if kind == "name" and len(distinct) > 1:
+        # German capitalises every noun: a name of two or more words ("Präsident Biden") is the
+        # likelier answer to "who" than a lone capitalised word.
+        distinct = [c for c in distinct if " " in c]
     return distinct[0] if len(distinct) == 1 else ""
