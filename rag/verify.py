@@ -154,6 +154,8 @@ class Verifier:
             backing = self._backing((i,))
             if missing(facts(short, self.lang, unmistakable_names=not same_language), backing):
                 continue
+            if told.names and not told.names & backing.names:
+                continue  # across languages too, a name answer must be named there ("Brussels"/"Brüssel")
             if same_language and len(words - backing.names) * 2 > len(words):
                 continue  # most of its words are not the sentence's
             stating.append(i)
@@ -177,8 +179,7 @@ class Verifier:
         sentence = self.evidence.sentences[i]
         if self.evidence.passages[sentence.passage].lang != self.lang:
             return True
-        title = self.evidence.passages[sentence.passage].title
-        return overlap(self._question_stems, f"{sentence.text} {title}") >= self.answer_coverage
+        return overlap(self._question_stems, sentence.text) >= self.answer_coverage
 
     def quote(self, i: int) -> str:
         """A sentence of the evidence, verbatim and cited."""
