@@ -22,8 +22,10 @@ from rag.claims import content_words, facts
 from rag.verify import Verifier
 
 SHORT_ANSWER_WORDS = 12
+REPEAT_SHARE = 0.9  # a claim whose words are this much those of a claim shown before adds nothing
 _ANSWER_LABEL = re.compile(r"^[\s*_#>-]*(?:short answer|answer|kurze antwort|antwort)\s*:\s*", re.IGNORECASE)
 _SUPPORT_LABEL = re.compile(r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)\s*:\s*", re.IGNORECASE)
+_LINE_LABEL = re.compile(r"(?im)^[ \t*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)[ \t]*:[ \t]*")
 _LABELS = ("answer:", "support:", "antwort:", "beleg:", "belege:", "begründung:", "short answer:", "kurze antwort:")
 # How the model declines on the answer line: the prompt's "say that you don't know" in
 # either language, or the prompt's placeholder copied back.
@@ -63,6 +65,7 @@ class CheckedReply:
     _line_is_claim: bool = False
     _claims: str = ""  # the text whose sentences are claims: the support, or a long answer line
     _used: int = 0  # characters of _claims already checked
+    _said: list[set[str]] = field(default_factory=list)  # the content words of each claim shown
 
     @property
     def stopped(self) -> bool:
@@ -120,34 +123,36 @@ class CheckedReply:
             self.shown = f"{self.short}\n"
 
     def _claims_text(self, final: bool) -> str:
+        """The text whose sentences are claims. It only ever grows at its end while the reply
+        streams (checked sentences are counted by offset), so nothing before may be stripped."""
         text = self.raw.lstrip()
-        if _SUPPORT_LABEL.match(text):
-            pass
-        elif not self._line_is_claim:
-            text = text.partition("\n")[2]
-        else:
-            first, newline, rest = text.partition("\n")
+        first, newline, rest = text.partition("\n")
+        if self._line_is_claim:
             text = _ANSWER_LABEL.sub("", first) + newline + rest
-        text = _SUPPORT_LABEL.sub("", text.lstrip(), count=1) if _SUPPORT_LABEL.match(text.lstrip()) else text
+        elif not _SUPPORT_LABEL.match(text):
+            text = rest
         if not final:
             # Hold back a last line that may still become a label ("Supp" → "Support:").
             head, _, last = text.rpartition("\n")
             if last.strip() and any(label.startswith(last.strip().lower()) for label in _LABELS):
                 text = head
-        # Labels inside the support ("Support:" written again on a later line) are no claims.
-        return re.sub(r"(?im)^[\s*_#>-]*(?:support|beleg|belege)\s*:\s*", "", text)
+        return _LINE_LABEL.sub("", text)  # labels are no claims, wherever the model writes them
 
     def _show_claim(self, sentence: str) -> None:
         if not sentence.strip():
             if self.shown.strip():
                 self.shown += sentence if "\n" in sentence else ""
             return
+        said = content_words(strip_marks(sentence))
+        if said and any(len(said & before) >= REPEAT_SHARE * len(said) for before in self._said):
+            return  # the model repeats a claim it made: once is enough
         verdict = self.verifier.check(sentence)
         self.dropped += verdict.dropped
         self.recited += verdict.recited
         if verdict.removed:
             self.removed.append(verdict.removed)
         elif verdict.text:
+            self._said.append(said)
             text = verdict.text if self.shown.strip() else verdict.text.lstrip()
             if self.shown and not self.shown.endswith(("\n", " ")) and not text.startswith(("\n", " ")):
                 text = " " + text

@@ -81,7 +81,9 @@ class Verifier:
         numbers = [self._number(s) for s in supports]
         body = claim.rstrip()
         end = len(body.rstrip(".!?…"))  # the marks go before the full stop: "… 14 years [1]."
-        marked = body[:end] + "".join(f" [{n}]" for n in dict.fromkeys(numbers)) + body[end:]
+        marker = _LIST_MARKER.match(strip_marks(sentence))
+        marked = (marker.group(0).lstrip() if marker else "") + body[:end] + "".join(
+            f" [{n}]" for n in dict.fromkeys(numbers)) + body[end:]
         return Verdict(_keep_layout(sentence, marked), recited=recited, dropped=dropped)
 
     def _supports(self, claim: str, blocks: list[Block]) -> list[Support]:
@@ -179,7 +181,10 @@ class Verifier:
         sentence = self.evidence.sentences[i]
         if self.evidence.passages[sentence.passage].lang != self.lang:
             return True
-        return overlap(self._question_stems, sentence.text) >= self.answer_coverage
+        # The block around the sentence, as the model read it: "23 von 32 Ländern" answers a
+        # question about the 2 % target that the sentence before it names.
+        around = next((b.sentences for b in self.blocks.values() if i in b.sentences), (i,))
+        return overlap(self._question_stems, self.evidence.text(around)) >= self.answer_coverage
 
     def quote(self, i: int) -> str:
         """A sentence of the evidence, verbatim and cited."""

@@ -98,6 +98,25 @@ class TestVerification:
         result, shown = checked(demo_engine, "For how many years was Rutte prime minister of the Netherlands?", reply)
         assert "[" not in shown.replace("[1]", "") and "fourt" not in shown
 
+    def test_a_reply_streamed_token_by_token_is_checked_as_if_whole(self, demo_engine: Engine) -> None:
+        n = block_holding(demo_engine, DEMO_QUESTION, "second priority")
+        reply = (f"Answer: support for Ukraine\n\nSupport: [{n}] Rutte said his second priority was to strengthen "
+                 f"support for Ukraine [{n}].\n- He wants partnerships with the EU [{n}].")
+        whole, shown_whole = checked(demo_engine, DEMO_QUESTION, reply)
+        evidence = demo_engine.answer_evidence(DEMO_QUESTION)
+        s = demo_engine.settings
+        pieces = CheckedReply(Verifier(evidence, evidence.blocks(s.context_tokens), "en", s.claim_similarity,
+                                       s.min_relevance, s.answer_coverage))
+        shown = "".join(pieces.feed(reply[i : i + 3]) for i in range(0, len(reply), 3)) + pieces.finish()
+        assert shown == shown_whole and pieces.removed == whole.removed
+        assert shown.endswith("support for Ukraine [1].\n- He wants partnerships with the EU [2].")
+
+    def test_a_claim_repeated_is_shown_once(self, demo_engine: Engine) -> None:
+        n = block_holding(demo_engine, DEMO_QUESTION, "second priority")
+        claim = f"Rutte said his second priority was to strengthen support for Ukraine [{n}]. "
+        _, shown = checked(demo_engine, DEMO_QUESTION, f"Support: {claim}{claim}")
+        assert shown.count("second priority") == 1
+
     def test_german_numbers_and_dates_back_english_claims(self) -> None:
         german = vocabulary("Derzeit erreichen nur 23 von 32 Ländern das Ziel; die Übergabe war am 1. Oktober.")
         assert not missing(facts("Only 23 of 32 allies meet the target."), german)
