@@ -57,6 +57,7 @@ class Answer:
     # Claims verification withheld (a number, date or name the cited evidence does not hold,
     # or a meaning too far from it): never shown, counted by the evaluator.
     removed_claims: list[RemovedClaim] = field(default_factory=list)
+    raw_reply: str = ""  # the generator's reply before verification, for the evaluator to check again
     support: float = 0.0  # the best evidence sentence's score, which the gate holds against min_relevance
     refusal_reason: str = ""  # why the answer was refused or withheld, for the evaluator and the logs
 

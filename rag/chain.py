@@ -32,7 +32,7 @@ Find = Callable[[str], EvidenceSet]  # the retrieve and evidence steps: question
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
     """What generation and verification leave for the answer."""
 
     text: str
@@ -83,14 +83,14 @@ class AnswerChain:
         usage = Usage()
         mark = time.perf_counter()
         if not decision.answer:
-            outcome = _Outcome("", True, reason=decision.reason)
+            outcome = Outcome("", True, reason=decision.reason)
             checked = None
         else:
             request = Request(standalone, lang, evidence, blocks)
             checked = CheckedReply(verifier)
             yield from _timed(_checked_stream(make_generator(self.settings, backend).reply(request, usage), checked),
                               timings, started)
-            outcome = self._outcome(checked, verifier, request, backend, lang)
+            outcome = settle(checked, verifier, request, backend, lang, self.settings)
             if outcome.text and not checked.shown:
                 yield outcome.text
         timings["generate"] = time.perf_counter() - mark
@@ -111,37 +111,40 @@ class AnswerChain:
             tokens=usage.tokens,
             dropped_citations=checked.dropped if checked else 0,
             short_answer="" if outcome.refused else outcome.short,
+            raw_reply=checked.raw if checked else "",
             removed_claims=removed + ([RemovedClaim(checked.short, checked.short_failed)]
                                       if checked and checked.short_failed else []),
             support=round(evidence.support, 4),
             refusal_reason=outcome.reason,
         )
 
-    def _outcome(self, checked: CheckedReply, verifier: Verifier, request: Request, backend: str, lang: str) -> _Outcome:
-        support = request.evidence.support
-        if checked.declined:
-            if backend != "extractive" and support >= self.settings.quote_when_declined:
-                # Small models decline too readily, above all across languages; a clearly
-                # supporting sentence, quoted and cited, serves better than a false refusal.
-                quoted = CheckedReply(verifier)
-                for piece in Extractive(self.settings.answer_coverage).reply(request, Usage()):
-                    quoted.feed(piece)
-                quoted.finish()
-                if quoted.shown.strip():
-                    return _Outcome(quoted.shown.strip(), False, quoted.short if not quoted.short_failed else "",
-                                    label=" (declined; quoted the best evidence)")
-            return _Outcome("", True, reason="the model found no answer in the evidence")
-        if checked.short_failed:
-            # The short answer is not what the evidence says: say so, with the nearest evidence.
-            best = request.evidence.ranked()[0]
-            return _Outcome(f"{prompts.load(f'unclear_{lang}' if lang == 'de' else 'unclear_en')}\n{verifier.quote(best)}",
-                            True, reason=f"short answer withheld: {checked.short_failed}")
-        if not checked.kept_claims:
-            if checked.short and checked.short_evidence is not None:
-                # The short answer stands, its support did not: quote the sentence that states it.
-                return _Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
-            return _Outcome("", True, reason="every claim of the reply was removed by verification")
-        return _Outcome(checked.shown.strip(), False, checked.short)
+def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend: str, lang: str,
+           settings: Settings) -> Outcome:
+    """What a checked reply amounts to: the answer shown, a quote of the nearest evidence, or a refusal."""
+    support = request.evidence.support
+    if checked.declined:
+        if backend != "extractive" and support >= settings.quote_when_declined:
+            # Small models decline too readily, above all across languages; a clearly
+            # supporting sentence, quoted and cited, serves better than a false refusal.
+            quoted = CheckedReply(verifier)
+            for piece in Extractive(settings.answer_coverage).reply(request, Usage()):
+                quoted.feed(piece)
+            quoted.finish()
+            if quoted.shown.strip():
+                return Outcome(quoted.shown.strip(), False, quoted.short if not quoted.short_failed else "",
+                              label=" (declined; quoted the best evidence)")
+        return Outcome("", True, reason="the model found no answer in the evidence")
+    if checked.short_failed:
+        # The short answer is not what the evidence says: say so, with the nearest evidence.
+        best = request.evidence.ranked()[0]
+        return Outcome(f"{prompts.load(f'unclear_{lang}' if lang == 'de' else 'unclear_en')}\n{verifier.quote(best)}",
+                       True, reason=f"short answer withheld: {checked.short_failed}")
+    if not checked.kept_claims:
+        if checked.short and checked.short_evidence is not None:
+            # The short answer stands, its support did not: quote the sentence that states it.
+            return Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
+        return Outcome("", True, reason="every claim of the reply was removed by verification")
+    return Outcome(checked.shown.strip(), False, checked.short)
 
 
 def _checked_stream(pieces: Iterator[str], checked: CheckedReply) -> Iterator[str]:

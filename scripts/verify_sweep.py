@@ -1,0 +1,99 @@
+"""Choose the gate and verifier thresholds on tune halves, from recorded replies.
+
+    .venv/bin/python scripts/verify_sweep.py runs/local-demo=eval/datasets/demo runs/local-squad2=../shared/bench/squad2_refusal
+
+Each answer of a run records the model's raw reply (`Answer.raw_reply`). This script
+builds the same evidence again (same index, same standalone question) and checks the
+recorded reply again at each combination of thresholds, without calling the model, then
+scores it, per tune and check half. Record the runs with a low gate and no coverage
+check (`RAG_MIN_RELEVANCE=0.1 RAG_ANSWER_COVERAGE=0`) so that every question reaches
+the model and no reply is cut short by a check that a sweep relaxes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from eval.benchmark import question_from_json
+from eval.halves import HALVES, half_of
+from eval.metrics import score_question
+from eval.formats import load_bench
+from eval.runner import bench_engine
+from rag.answer import Answer
+from rag.chain import settle
+from rag.gate import gate
+from rag.evidence import EvidenceSet
+from rag.generate import Request
+from rag.loaders import detect_language
+from rag.reply import CheckedReply
+from rag.settings import Settings
+from rag.verify import Verifier
+
+GATES = (0.15, 0.2, 0.25, 0.3)
+COVERAGES = (0.0, 0.3, 0.4, 0.5, 0.6)
+SIMILARITIES = (0.2, 0.3, 0.35, 0.4, 0.5)
+SCORES = ("f1", "contained", "correct_refusal", "false_refusal", "unsupported_shown", "claims_removed")
+
+
+def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answer:
+    """The recorded answer, checked again under `settings`."""
+    blocks = evidence.blocks(settings.context_tokens)
+    lang = detect_language(recorded.question)
+    verifier = Verifier(evidence, blocks, lang, settings.claim_similarity, settings.min_relevance,
+                        settings.answer_coverage)
+    refused, text, short, removed = True, "", "", []
+    if gate(evidence, blocks, settings.min_relevance).answer and recorded.raw_reply:
+        checked = CheckedReply(verifier)
+        checked.feed(recorded.raw_reply)
+        checked.finish()
+        backend = "extractive" if recorded.backend.startswith("extractive") else "local"
+        outcome = settle(checked, verifier, Request(evidence.question, lang, evidence, blocks), backend, lang, settings)
+        refused, text, short, removed = outcome.refused, outcome.text, outcome.short, checked.removed
+    return replace(recorded, answer=text or recorded.answer, refused=refused, short_answer="" if refused else short,
+                   citations=verifier.numbering.citations, removed_claims=removed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", metavar="RUN=BENCH", help="a run folder and the bench it ran")
+    args = parser.parse_args(argv)
+    print("| gate | coverage | similarity | half | n | " + " | ".join(SCORES) + " |")
+    print("|---" * (len(SCORES) + 5) + "|")
+    loaded = []
+    for pair in args.runs:
+        run, _, bench_path = (Path(p) if i != 1 else p for i, p in enumerate(pair.partition("=")))
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        settings = Settings.from_mapping({k: v for k, v in summary["settings"].items() if k in Settings.__dataclass_fields__})
+        bench = load_bench(bench_path)
+        engine = bench_engine(bench, settings, explicit_index=False, show_progress=False)
+        rows = [json.loads(line) for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["pipeline"] == "ours"]
+        for row in rows:  # evidence does not depend on the thresholds: built once
+            recorded = Answer.from_json(row["answer"])
+            row["replay"] = (recorded, engine.answer_evidence(recorded.standalone_question or recorded.question))
+        loaded.append((settings, rows))
+    for gate_at, coverage, similarity in itertools.product(GATES, COVERAGES, SIMILARITIES):
+        scored: dict[str, list[dict]] = {h: [] for h in HALVES}
+        for settings, rows in loaded:
+            chosen = replace(settings, min_relevance=gate_at, answer_coverage=coverage, claim_similarity=similarity)
+            for row in rows:
+                answer = replay(*row["replay"], chosen)
+                scored[half_of(row["id"])].append(score_question(question_from_json(row["question"]), answer,
+                                                                 row["ranking"]))
+        for half in HALVES:
+            cells = []
+            for name in SCORES:
+                values = [s[name] for s in scored[half] if s.get(name) is not None]
+                cells.append(f"{sum(values) / len(values):.3f}" if values else "–")
+            print(f"| {gate_at} | {coverage} | {similarity} | {half} | {len(scored[half])} | " + " | ".join(cells) + " |")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
