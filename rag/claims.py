@@ -201,6 +201,9 @@ def stated_answer(question: str, sentence: str) -> str:
     candidates = []
     for match in pattern.finditer(text):
         span = match.group(0).strip(" .,;:")
+        head, _, last = span.rpartition(" ")
+        if kind == "number" and head and not tokenize(last):
+            span = head  # "23 von": a unit is no function word
         if kind == "name" and ((match.start() == 0 and " " not in span) or months(span) or not names(f"x {span}")):
             continue  # a sentence's first word is capitalised whatever it is; a month is no name
         if kind == "number" and not is_kind("number", span):

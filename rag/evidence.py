@@ -106,6 +106,10 @@ class EvidenceSet:
         runs.sort(key=lambda run: -max(self.sentences[i].score for i in run))
         return [Block(n, tuple(run)) for n, run in enumerate(runs, start=1)]
 
+    def around(self, i: int, blocks: Sequence[Block]) -> tuple[int, ...]:
+        """The block that shows sentence i (just the sentence when none does)."""
+        return next((b.sentences for b in blocks if i in b.sentences), (i,))
+
     def text(self, indices: Sequence[int]) -> str:
         return " ".join(self.sentences[i].text for i in indices)
 

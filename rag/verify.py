@@ -183,7 +183,7 @@ class Verifier:
             return True
         # The block around the sentence, as the model read it: "23 von 32 Ländern" answers a
         # question about the 2 % target that the sentence before it names.
-        around = next((b.sentences for b in self.blocks.values() if i in b.sentences), (i,))
+        around = self.evidence.around(i, list(self.blocks.values()))
         return overlap(self._question_stems, self.evidence.text(around)) >= self.answer_coverage
 
     def quote(self, i: int) -> str:

@@ -1,4 +1,4 @@
-"""Time to first token, total time and prompt tokens for the demo question, per backend.
+"""Time to the evidence on screen, to the first checked text, total time and prompt tokens for the demo question, per backend.
 
     .venv/bin/python scripts/bench_answer.py [--backend local] [--repeat 3]
 
@@ -38,7 +38,9 @@ def main() -> None:
             answer = engine.ask(DEMO_QUESTION, backend=args.backend)
             total = time.perf_counter() - started
             first = answer.timings.get("first_token", float("nan"))
-            print(f"run {run + 1} ({'cold' if run == 0 else 'warm'}): first token {first:.1f} s, total {total:.1f} s, "
+            evidence = answer.timings["condense"] + answer.timings["evidence"]  # on screen before the model starts
+            print(f"run {run + 1} ({'cold' if run == 0 else 'warm'}): evidence {evidence:.2f} s, "
+                  f"first checked text {first:.1f} s, total {total:.1f} s, "
                   f"prompt {answer.tokens.get('prompt', 0)} tokens, completion {answer.tokens.get('completion', 0)}, "
                   f"refused={answer.refused}, cited {sorted({c.doc_id for c in answer.citations})}")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer import Answer, EvidenceFound
-from rag.claims import facts, missing, vocabulary
+from rag.claims import facts, missing, stated_answer, vocabulary
 from rag.engine import Engine
 from rag.models import bundled_model_installed
 from rag.reply import CheckedReply
@@ -116,6 +116,13 @@ class TestVerification:
         claim = f"Rutte said his second priority was to strengthen support for Ukraine [{n}]. "
         _, shown = checked(demo_engine, DEMO_QUESTION, f"Support: {claim}{claim}")
         assert shown.count("second priority") == 1
+
+    def test_the_quoter_names_a_short_answer_only_where_one_span_states_it(self) -> None:
+        assert stated_answer("For how many years did he lead?", "He led the party for 14 years.") == "14 years"
+        assert stated_answer("Wie viele Länder halten das Ziel ein?", "Nur 23 von 32 Ländern halten es ein.") == ""
+        assert stated_answer("Wie viele der 32 Länder halten das Ziel ein?", "Nur 23 von 32 Ländern halten es ein.") == "23"
+        assert stated_answer("How much did the boathouse cost?", "The boathouse opened in 2024.") == ""
+        assert stated_answer("Who chairs the club?", "The club, based in Leipzig, met in Bonn.") == ""
 
     def test_german_numbers_and_dates_back_english_claims(self) -> None:
         german = vocabulary("Derzeit erreichen nur 23 von 32 Ländern das Ziel; die Übergabe war am 1. Oktober.")
