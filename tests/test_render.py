@@ -1,0 +1,34 @@
+"""What the chat shows of an answer's verification: removed claims, withheld answers, early evidence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rag.answer import Answer, EvidenceFound, RemovedClaim
+from rag.engine import Engine
+from ui.render import answer_html, evidence_html, footer_text, sources_html
+
+QUESTION = "What are Rutte's three priorities?"
+
+
+def test_the_footer_says_how_many_unsupported_statements_were_removed(demo_engine: Engine) -> None:
+    answer = demo_engine.ask(QUESTION)
+    assert "removed" not in footer_text(answer)
+    one = replace(answer, removed_claims=[RemovedClaim("He has 27 years in parliament.", "number 27 not in [1]")])
+    assert footer_text(one).endswith("1 unsupported statement removed")
+    two = replace(one, removed_claims=one.removed_claims * 2)
+    assert footer_text(two).endswith("2 unsupported statements removed")
+
+
+def test_a_withheld_answer_shows_its_nearest_evidence_linked(demo_engine: Engine) -> None:
+    answer: Answer = demo_engine.ask(QUESTION)
+    withheld = replace(answer, refused=True, answer=f"The documents don't state this clearly. The closest evidence:\n"
+                                                    f"{answer.citations[0].quote} [1]")
+    assert 'class="rag-cite"' in answer_html(withheld)
+    assert "Nearest evidence" in sources_html(withheld)
+
+
+def test_the_evidence_is_listed_while_the_answer_is_written(demo_engine: Engine) -> None:
+    found = next(item for item in demo_engine.ask_stream(QUESTION) if isinstance(item, EvidenceFound))
+    page = evidence_html(found)
+    assert "Evidence found" in page and page.count('class="rag-source"') == len(found.citations) > 0
