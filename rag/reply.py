@@ -59,7 +59,6 @@ class CheckedReply:
     short_failed: str = ""  # why the short answer was withheld
     removed: list[RemovedClaim] = field(default_factory=list)
     dropped: int = 0
-    recited: int = 0
     shown: str = ""
     _answer_done: bool = False
     _line_is_claim: bool = False
@@ -148,7 +147,6 @@ class CheckedReply:
             return  # the model repeats a claim it made: once is enough
         verdict = self.verifier.check(sentence)
         self.dropped += verdict.dropped
-        self.recited += verdict.recited
         if verdict.removed:
             self.removed.append(verdict.removed)
         elif verdict.text:

@@ -41,7 +41,6 @@ class Support:
 class Verdict:
     text: str  # the sentence with final [n] marks, or "" when removed or not a claim
     removed: RemovedClaim | None = None
-    recited: bool = False  # its own marks were wrong and another block backs it
     dropped: int = 0  # marks that named no block
 
 
@@ -71,11 +70,9 @@ class Verifier:
         if len(content_words(claim)) < MIN_CLAIM_WORDS and not facts(claim).numbers:
             return Verdict(_keep_layout(sentence, strip_marks(sentence)), dropped=dropped)  # "Yes." states nothing to cite
         supports = self._supports(claim, [self.blocks[n] for n in valid])
-        recited = False
-        if not supports:
+        if not supports:  # its marks are wrong (or missing): cite the block that backs it, if one does
             others = [b for n, b in self.blocks.items() if n not in valid]
             supports = self._supports(claim, others)[:1]
-            recited = bool(valid) and bool(supports)
         if not supports:
             return Verdict("", RemovedClaim(claim, self._why_not(claim, [self.blocks[n] for n in valid])), dropped=dropped)
         numbers = [self._number(s) for s in supports]
@@ -84,7 +81,7 @@ class Verifier:
         marker = _LIST_MARKER.match(strip_marks(sentence))
         marked = (marker.group(0).lstrip() if marker else "") + body[:end] + "".join(
             f" [{n}]" for n in dict.fromkeys(numbers)) + body[end:]
-        return Verdict(_keep_layout(sentence, marked), recited=recited, dropped=dropped)
+        return Verdict(_keep_layout(sentence, marked), dropped=dropped)
 
     def _supports(self, claim: str, blocks: list[Block]) -> list[Support]:
         """The blocks that back the claim, best first."""
@@ -128,17 +125,22 @@ class Verifier:
         return self.numbering.number(self.evidence.passages[first.passage], (first.start, last.end))
 
     def _why_not(self, claim: str, cited: list[Block]) -> str:
+        """Why no block backs the claim, told of the block that comes closest."""
         blocks = cited or list(self.blocks.values())
         if not blocks:
             return "no evidence to check it against"
-        best = max(blocks, key=lambda b: len(self._facts(claim, b).names) - len(missing(self._facts(claim, b),
-                                                                                         self._backing(b.sentences))))
-        absent = missing(self._facts(claim, best), self._backing(best.sentences))
-        where = f"[{best.n}]" if cited else "any evidence"
+        similarity = self.evidence.similarity([claim])[0]
+
+        def shortfall(block: Block) -> tuple[int, float]:
+            return len(missing(self._facts(claim, block), self._backing(block.sentences))), \
+                -float(np.max(similarity[list(block.sentences)]))
+
+        best = min(blocks, key=shortfall)
+        absent, closeness = shortfall(best)
+        where = "the evidence it cites" if cited else "any evidence"
         if absent:
-            return f"{', '.join(absent)} not in {where}"
-        similarity = float(np.max(self.evidence.similarity([claim])[0][list(best.sentences)]))
-        return f"meaning not close to {where} (similarity {similarity:.2f} < {self.claim_similarity:.2f})"
+            return f"{', '.join(missing(self._facts(claim, best), self._backing(best.sentences)))} not in {where}"
+        return f"meaning not close to {where} (similarity {-closeness:.2f} < {self.claim_similarity:.2f})"
 
     # ------------------------------------------------------------------ short answer
 
