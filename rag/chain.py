@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import prompts
 from rag.answer import Answer, Citation, EvidenceFound, RemovedClaim
 from rag.citations import citation_for
+from rag.claims import asked_kind
 from rag.condense import History, condense, llm_rewriter
 from rag.evidence import Block, EvidenceSet
 from rag.gate import gate
@@ -137,14 +138,23 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     if checked.short_failed:
         # The short answer is not what the evidence says: say so, with the nearest evidence.
         best = request.evidence.ranked()[0]
-        return Outcome(f"{prompts.load(f'unclear_{lang}' if lang == 'de' else 'unclear_en')}\n{verifier.quote(best)}",
+        return Outcome(f"{_unclear(lang)}\n{verifier.quote(best)}",
                        True, reason=f"short answer withheld: {checked.short_failed}")
+    if backend == "extractive" and asked_kind(request.question) and not checked.short:
+        # A question for a name, number or date that no evidence sentence answers outright:
+        # the quotes are what is nearest, not an answer.
+        return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True,
+                       reason=f"no evidence sentence states the {asked_kind(request.question)} asked for")
     if not checked.kept_claims:
         if checked.short and checked.short_evidence is not None:
             # The short answer stands, its support did not: quote the sentence that states it.
             return Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
         return Outcome("", True, reason="every claim of the reply was removed by verification")
     return Outcome(checked.shown.strip(), False, checked.short)
+
+
+def _unclear(lang: str) -> str:
+    return prompts.load("unclear_de" if lang == "de" else "unclear_en")
 
 
 def _checked_stream(pieces: Iterator[str], checked: CheckedReply) -> Iterator[str]:

@@ -105,7 +105,7 @@ def names(sentence: str, unmistakable_only: bool = False) -> set[str]:
         before = text[max(0, match.start() - 2) : match.start()]
         opens = opener or bool(re.search(r"[:.!?\"“„]\s*$", before))
         opener = False
-        if not word or not _CAPITALISED.match(word) or word.lower() in _NOT_NAMES:
+        if len(word) < 2 or not _CAPITALISED.match(word) or word.lower() in _NOT_NAMES:
             continue
         if word.lower() in MONTHS or word.lower() in _WEEKDAYS or word.lower() in _NUMBER_WORDS:
             continue

@@ -12,6 +12,7 @@ token budget. A block keeps an announcing sentence with the items it announces; 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -105,6 +106,19 @@ class EvidenceSet:
             runs.append([order[p] for p in run])
         runs.sort(key=lambda run: -max(self.sentences[i].score for i in run))
         return [Block(n, tuple(run)) for n, run in enumerate(runs, start=1)]
+
+    def coverage(self, indices: Sequence[int]) -> float:
+        """How much of the question the sentences hold, each question word weighted by how rare
+        it is among all the evidence: the topic's words ("election", "NATO") are everywhere and
+        say little; the word that asks ("won") weighs most, and no sentence holds it when the
+        documents do not tell."""
+        asked = stems(self.question)
+        if not asked:
+            return 0.0
+        held = [stems(s.text) for s in self.sentences]
+        weight = {w: math.log(1 + (len(held) + 1) / (1 + sum(w in h for h in held))) for w in asked}
+        covered = set().union(*(held[i] for i in indices)) if indices else set()
+        return sum(weight[w] for w in asked & covered) / sum(weight.values())
 
     def around(self, i: int, blocks: Sequence[Block]) -> tuple[int, ...]:
         """The block that shows sentence i (just the sentence when none does)."""

@@ -20,7 +20,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 import prompts
 from rag.claims import stated_answer
-from rag.evidence import Block, EvidenceSet, overlap, stems
+from rag.evidence import Block, EvidenceSet
 from rag.llms import make_chat_model
 from rag.settings import Settings
 
@@ -69,8 +69,7 @@ class Extractive:
         quoted = [i for i in statements[:QUOTED_SENTENCES] if evidence.sentences[i].score >= best * RUNNER_UP_RATIO]
         # A short answer only where the best sentence says what the question asks: a name it
         # merely holds beside the question's topic answers nothing.
-        said = overlap(stems(request.question), evidence.text(evidence.around(quoted[0], request.blocks))) \
-            >= self.answer_coverage
+        said = evidence.coverage(evidence.around(quoted[0], request.blocks)) >= self.answer_coverage
         short = stated_answer(request.question, evidence.sentences[quoted[0]].text) if said else ""
         support = " ".join(f"{evidence.sentences[i].text} [{block_of[i]}]" for i in sorted(quoted, key=lambda i: (
             evidence.sentences[i].doc_id, evidence.sentences[i].start)))

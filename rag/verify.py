@@ -24,7 +24,7 @@ import numpy as np
 from rag.answer import RemovedClaim
 from rag.citations import Numbering, marks, strip_marks
 from rag.claims import Facts, asked_kind, content_words, facts, is_kind, missing, vocabulary
-from rag.evidence import Block, EvidenceSet, overlap, stems
+from rag.evidence import Block, EvidenceSet
 
 MIN_CLAIM_WORDS = 2  # fewer content words is a list number or a stray fragment, not a claim
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
@@ -53,7 +53,6 @@ class Verifier:
         self.claim_similarity = claim_similarity
         self.min_relevance = min_relevance
         self.answer_coverage = answer_coverage
-        self._question_stems = stems(evidence.question)
         self.numbering = Numbering()
         self._asked = vocabulary(evidence.question)
 
@@ -185,8 +184,7 @@ class Verifier:
             return True
         # The block around the sentence, as the model read it: "23 von 32 Ländern" answers a
         # question about the 2 % target that the sentence before it names.
-        around = self.evidence.around(i, list(self.blocks.values()))
-        return overlap(self._question_stems, self.evidence.text(around)) >= self.answer_coverage
+        return self.evidence.coverage(self.evidence.around(i, list(self.blocks.values()))) >= self.answer_coverage
 
     def quote(self, i: int) -> str:
         """A sentence of the evidence, verbatim and cited."""
