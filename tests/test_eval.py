@@ -252,17 +252,18 @@ def test_smoke_benchmark_on_the_demo_set(demo_run):
     assert page.count("data:image/png;base64,") == 3 and "http" not in page  # self-contained
     scores = summary(out)["pipelines"]["ours"]["scores"]
     # Measured with the extractive backend and USE: R@1 0.605, R@5 1.000 (5 documents only),
-    # F1 0.158, contained 0.684, correct refusal 0.667, false refusal 0.026. F1 fell from 0.477
+    # F1 0.190, contained 0.711, correct refusal 1.000, false refusal 0.211. F1 fell from 0.477
     # when the question-type rules went: the quoter gives a short answer only where one evidence
-    # sentence states it unambiguously, and scores the whole quote otherwise. Thresholds a bit
-    # below: one question moves F1 by about 0.025.
+    # sentence states it unambiguously, and a question for a name, number or date that no sentence
+    # states gets "the documents don't state this clearly" with its quotes (a refusal here).
+    # Thresholds a bit below: one question moves F1 by about 0.025.
     assert scores["all"]["recall@1"] >= 0.55
     assert scores["all"]["recall@5"] >= 0.95
-    assert scores["all"]["f1"] >= 0.12
-    assert scores["all"]["contained"] >= 0.6
+    assert scores["all"]["f1"] >= 0.15
+    assert scores["all"]["contained"] >= 0.65
     assert scores["all"]["unsupported_shown"] == 0.0
-    assert scores["all"]["false_refusal"] <= 0.1
-    assert scores["unanswerable"]["correct_refusal"] >= 0.5
+    assert scores["all"]["false_refusal"] <= 0.25
+    assert scores["unanswerable"]["correct_refusal"] >= 0.8
     assert {"single-hop en→en", "single-hop de→de", "cross-lingual en→de", "cross-lingual de→en"} <= set(scores)
 
 
