@@ -45,6 +45,7 @@ _UNMISTAKABLE = re.compile(r"^[A-ZÄÖÜ]{2,}|^[A-ZÄÖÜ]\w*[A-ZÄÖÜ0-9]")
 # Words that open clauses or are capitalised by convention, not names.
 _NOT_NAMES = {"i", "i'm", "i’m", "ich", "sie", "ihr", "ihre", "ihnen", "the", "a"}
 _LEADING = re.compile(r"^[\s\"'“”„‘’«»(\[*_#>•–-]*")
+MAX_DIGITS = 24
 NAME_PREFIX = 5  # characters of a folded name compared: "Rutte's"/"Ruttes", "Brussels"/"Brüssel"
 
 
@@ -70,6 +71,8 @@ def numbers(text: str) -> set[float]:
     found: set[float] = set()
     for match in _DIGITS.finditer(text):
         raw = match.group(0)
+        if len(raw) > MAX_DIGITS:
+            continue  # a serial number or a digit run, no quantity (and too large for a float)
         if match.group(1):  # thousands separators
             found.add(float(re.sub(r"[.,]", "", raw)))
         else:

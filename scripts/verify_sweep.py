@@ -34,9 +34,9 @@ from rag.reply import CheckedReply
 from rag.settings import Settings
 from rag.verify import Verifier
 
-GATES = (0.15, 0.2, 0.25, 0.3)
-COVERAGES = (0.0, 0.3, 0.4, 0.5, 0.6)
-SIMILARITIES = (0.2, 0.3, 0.35, 0.4, 0.5)
+GATES = (0.2, 0.25, 0.3)
+COVERAGES = (0.0, 0.3, 0.4, 0.5)
+SIMILARITIES = (0.25, 0.35, 0.45)
 SCORES = ("f1", "contained", "correct_refusal", "false_refusal", "unsupported_shown", "claims_removed")
 
 

@@ -124,6 +124,9 @@ class TestVerification:
         assert stated_answer("How much did the boathouse cost?", "The boathouse opened in 2024.") == ""
         assert stated_answer("Who chairs the club?", "The club, based in Leipzig, met in Bonn.") == ""
 
+    def test_a_digit_run_too_long_for_a_number_is_no_crash(self) -> None:
+        assert facts("Serial " + "9" * 400 + " was issued.").numbers == frozenset()
+
     def test_german_numbers_and_dates_back_english_claims(self) -> None:
         german = vocabulary("Derzeit erreichen nur 23 von 32 Ländern das Ziel; die Übergabe war am 1. Oktober.")
         assert not missing(facts("Only 23 of 32 allies meet the target."), german)
