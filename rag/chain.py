@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import prompts
-from rag.answer import Answer, Citation, EvidenceFound, RemovedClaim
+from rag.answer import Answer, Citation, EvidenceFound
 from rag.citations import citation_for
 from rag.claims import asked_kind
 from rag.condense import History, condense, llm_rewriter
@@ -98,7 +98,6 @@ class AnswerChain:
         timings["total"] = time.perf_counter() - started
 
         citations = verifier.numbering.citations
-        removed = checked.removed if checked else []
         yield Answer(
             question=question,
             answer=outcome.text or prompts.refusal(lang),
@@ -113,8 +112,7 @@ class AnswerChain:
             dropped_citations=checked.dropped if checked else 0,
             short_answer="" if outcome.refused else outcome.short,
             raw_reply=checked.raw if checked else "",
-            removed_claims=removed + ([RemovedClaim(checked.short, checked.short_failed)]
-                                      if checked and checked.short_failed else []),
+            removed_claims=checked.withheld if checked else [],
             support=round(evidence.support, 4),
             refusal_reason=outcome.reason,
         )

@@ -72,6 +72,11 @@ class CheckedReply:
         return self.declined or bool(self.short_failed)
 
     @property
+    def withheld(self) -> list[RemovedClaim]:
+        """Every claim verification withheld: the support's and the short answer."""
+        return self.removed + ([RemovedClaim(self.short, self.short_failed)] if self.short_failed else [])
+
+    @property
     def kept_claims(self) -> bool:
         return bool(strip_marks(self.shown.partition("\n")[2] if self.short else self.shown).strip())
 

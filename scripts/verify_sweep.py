@@ -53,7 +53,7 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
         checked.finish()
         backend = "extractive" if recorded.backend.startswith("extractive") else "local"
         outcome = settle(checked, verifier, Request(evidence.question, lang, evidence, blocks), backend, lang, settings)
-        refused, text, short, removed = outcome.refused, outcome.text, outcome.short, checked.removed
+        refused, text, short, removed = outcome.refused, outcome.text, outcome.short, checked.withheld
     return replace(recorded, answer=text or recorded.answer, refused=refused, short_answer="" if refused else short,
                    citations=verifier.numbering.citations, removed_claims=removed)
 
