@@ -14,8 +14,10 @@ invented name.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from index.lexical import tokenize
@@ -67,7 +69,7 @@ def fold(word: str) -> str:
     return "".join(c for c in word if not unicodedata.combining(c))[:NAME_PREFIX]
 
 
-def numbers(text: str) -> set[float]:
+def numbers(text: str, words: bool = True) -> set[float]:
     found: set[float] = set()
     for match in _DIGITS.finditer(text):
         raw = match.group(0)
@@ -77,7 +79,7 @@ def numbers(text: str) -> set[float]:
             found.add(float(re.sub(r"[.,]", "", raw)))
         else:
             found.add(float(raw.replace(",", ".")))
-    for word in _WORD.findall(text.lower()):
+    for word in _WORD.findall(text.lower()) if words else ():
         if word in _NUMBER_WORDS:
             found.add(float(_NUMBER_WORDS[word]))
     return found
@@ -100,7 +102,12 @@ def months(text: str) -> set[int]:
 
 def names(sentence: str, unmistakable_only: bool = False) -> set[str]:
     """Folded names: capitalised words that do not open the sentence (or a clause after a colon or quote)."""
-    found = set()
+    return {fold(word) for word in name_words(sentence, unmistakable_only)}
+
+
+def name_words(sentence: str, unmistakable_only: bool = False) -> list[str]:
+    """The names of a sentence as written."""
+    found = []
     text = _LEADING.sub("", sentence)
     opener = True
     for match in _WORD.finditer(text):
@@ -116,7 +123,7 @@ def names(sentence: str, unmistakable_only: bool = False) -> set[str]:
             continue
         if opens and not _UNMISTAKABLE.match(word):
             continue
-        found.add(fold(word))
+        found.append(word)
     return found
 
 
@@ -138,6 +145,67 @@ def missing(claim: Facts, backing: Facts) -> list[str]:
     out += [f"month {m}" for m in sorted(claim.months - backing.months)]
     out += [f"name “{n}…”" for n in sorted(claim.names - backing.names)]
     return out
+
+
+def unmentioned(question: str, lang: str, text: str, same_language: bool) -> list[str]:
+    """The numbers, months and names a question asks about that `text` never mentions.
+
+    Lenient on purpose, since a miss refuses the question: a name counts as mentioned when a
+    word of the text is a near spelling of it ("Rute" for "Rutte") or, for an acronym, when
+    capitalised words of the text open with its letters ("UN", "United Nations"). Number
+    words are what a question counts ("which two treaties"), not a fact it names. Across
+    languages names are not compared ("Germany" is "Deutschland"), and in a German question
+    only unmistakable names are (German capitalises every noun).
+    """
+    held = vocabulary(text)
+    out = [f"the number {_show(n)}" for n in sorted(numbers(question, words=False) - held.numbers)]
+    out += [f"month {m}" for m in sorted(months(question) - held.months)]
+    if same_language:
+        out += [f"“{name}”" for name in unmentioned_names(question, lang, text)]
+    return out
+
+
+def unmentioned_names(question: str, lang: str, text: str) -> list[str]:
+    """The question's names, as written, that `text` does not mention (see `unmentioned`)."""
+    mentioned = mentions(text)
+    return [name for name in dict.fromkeys(name_words(question, unmistakable_only=lang == "de")) if not mentioned(name)]
+
+
+def unmentioned_terms(question: str, lang: str, text: str) -> list[str]:
+    """The question's names and numbers written in digits ("1838") that `text` does not mention."""
+    held = vocabulary(text).numbers
+    written = [m.group(0) for m in _DIGITS.finditer(question) if numbers(m.group(0)) - held]
+    return unmentioned_names(question, lang, text) + list(dict.fromkeys(written))
+
+
+def mentions(text: str) -> Callable[[str], bool]:
+    """Whether `text` mentions a name: by its folded form, a near spelling or as an acronym."""
+    held = vocabulary(text).names
+    words = {re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(text)}
+    acronyms = _initialisms(text)
+
+    def mentioned(name: str) -> bool:
+        return (fold(name) in held or name.upper() in acronyms or bool(
+            difflib.get_close_matches(re.sub(r"['’]s?$", "", name.lower()), words, n=1, cutoff=NEAR_SPELLING)))
+
+    return mentioned
+
+
+NEAR_SPELLING = 0.85  # difflib ratio: one letter off in a name of five or more letters
+_INITIAL_RUN = re.compile(r"[A-ZÄÖÜ][\w’'-]*(?:\s+(?:(?:of|for|and|the|für|der|des|und)\s+)*[A-ZÄÖÜ][\w’'-]*)*")
+_FUNCTION = {"of", "for", "and", "the", "für", "der", "des", "und"}
+
+
+def _initialisms(text: str) -> set[str]:
+    """The acronyms a text writes with dots (U.N.) or that its runs of capitalised words
+    spell: "United States of America" → US, USA."""
+    found = {a.replace(".", "") for a in re.findall(r"\b(?:[A-ZÄÖÜ]\.){2,}", text)}
+    for run in _INITIAL_RUN.finditer(text):
+        initials = [w[0].upper() for w in run.group(0).split() if w.lower() not in _FUNCTION]
+        for i in range(len(initials)):
+            for j in range(i + 2, min(len(initials), i + 8) + 1):
+                found.add("".join(initials[i:j]))
+    return found
 
 
 def content_words(text: str) -> set[str]:

@@ -17,12 +17,15 @@ from index.store import IndexStore, Snapshot, check_embedder
 from rag.answer import Answer
 from rag.answer import EvidenceFound
 from rag.chain import AnswerChain
+from rag.claims import mentions, unmentioned_terms
 from rag.condense import History
 from rag.embedders import Embedder, load_embedder
 from rag.evidence import EvidenceSet, gather, restrict
 from rag.ingest import IngestReport, Progress, ingest, remove
+from rag.loaders import detect_language
 from rag.rerank import RERANK_DEPTH, rerank
-from rag.retrieval import Mode, Passage, RetrievalParams, distinct_passages, retrieve, with_following_text
+from rag.retrieval import (MAX_NAMES, Mode, Passage, RetrievalParams, distinct_passages, naming_every_name, retrieve,
+                           with_following_text)
 from rag.settings import Settings
 
 FOLLOWING_CHARS = 600  # about 150 tokens of the text after each passage, for the answer to draw on
@@ -101,10 +104,21 @@ class Engine:
         if mode == "hybrid":
             found = with_following_text(snapshot, self.search(query, k=max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH)),
                                         FOLLOWING_CHARS)
-            evidence = gather(query, found, self.embedder)
-            return restrict(evidence, distinct_passages(rerank(evidence), k))
+            evidence = gather(query, found + self._passages_naming(query, found), self.embedder)
+            return restrict(evidence, naming_every_name(query, rerank(evidence), k))
         found = with_following_text(snapshot, self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode), FOLLOWING_CHARS)
         return gather(query, distinct_passages(found, k), self.embedder)
+
+    def _passages_naming(self, query: str, found: list[Passage]) -> list[Passage]:
+        """For each name or number the question asks about that no candidate mentions, the best
+        passage that does: "Which instrument does Oskar Vennberg, founder of the harbour
+        festival, play?" finds the festival by meaning and the musician only by name."""
+        text = " ".join([p.text for p in found] + [p.title for p in found])
+        out: list[Passage] = []
+        for name in unmentioned_terms(query, detect_language(query), text)[:MAX_NAMES]:
+            hits = [p for p in self.search(name, k=1, mode="lexical") if mentions(f"{p.title} {p.text}")(name)]
+            out += with_following_text(self.snapshot(), hits, FOLLOWING_CHARS)
+        return out
 
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         return self._chain().ask(question, history, backend)

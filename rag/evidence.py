@@ -124,6 +124,13 @@ class EvidenceSet:
         """The block that shows sentence i (just the sentence when none does)."""
         return next((b.sentences for b in blocks if i in b.sentences), (i,))
 
+    def context(self, i: int, blocks: Sequence[Block]) -> tuple[int, ...]:
+        """Sentence i with the sentence before it in its block, which often names what it is
+        about: "Its chair is Maria Ortiz." follows the sentence naming the cooperative."""
+        block = self.around(i, blocks)
+        at = block.index(i)
+        return block[max(0, at - 1) : at + 1]
+
     def text(self, indices: Sequence[int]) -> str:
         return " ".join(self.sentences[i].text for i in indices)
 

@@ -67,10 +67,15 @@ class Extractive:
             return
         best = evidence.sentences[statements[0]].score
         quoted = [i for i in statements[:QUOTED_SENTENCES] if evidence.sentences[i].score >= best * RUNNER_UP_RATIO]
-        # A short answer only where the best sentence says what the question asks: a name it
-        # merely holds beside the question's topic answers nothing.
-        said = evidence.coverage(evidence.around(quoted[0], request.blocks)) >= self.answer_coverage
-        short = stated_answer(request.question, evidence.sentences[quoted[0]].text) if said else ""
+        # A short answer only where a sentence of the best sentence's block states one and, with
+        # the sentence before it, says what the question asks: a name merely held beside the
+        # question's topic answers nothing.
+        short = ""
+        for i in sorted(evidence.around(quoted[0], request.blocks), key=lambda i: -evidence.sentences[i].score):
+            said = evidence.coverage(evidence.context(i, request.blocks)) >= self.answer_coverage
+            if said and (short := stated_answer(request.question, evidence.sentences[i].text)):
+                quoted += [i] if i not in quoted else []
+                break
         support = " ".join(f"{evidence.sentences[i].text} [{block_of[i]}]" for i in sorted(quoted, key=lambda i: (
             evidence.sentences[i].doc_id, evidence.sentences[i].start)))
         yield (f"Answer: {short}\n" if short else "") + f"Support: {support}"

@@ -25,10 +25,12 @@ import numpy as np
 
 from index.store import Snapshot
 from rag.chunking import sentence_spans
+from rag.claims import mentions, unmentioned_terms
 from rag.embedders import Embedder
 from rag.loaders import detect_language
 
 Mode = Literal["hybrid", "dense", "lexical"]
+MAX_NAMES = 2  # names of a question given evidence of their own when the search missed them
 CLOSING = "\"'”’»)]"  # closing quotes and brackets: part of the sentence they end
 
 
@@ -210,3 +212,15 @@ def _passage(snapshot: Snapshot, position: int, score: float, query_vector: np.n
         score=round(score, 6),
         similarity=round(similarity, 4),
     )
+
+
+def naming_every_name(question: str, ranked: list[Passage], k: int) -> list[Passage]:
+    """The first `k` distinct passages, with the lowest ones given up, where needed, for the
+    best passage that mentions a name or number of the question that none of the others does: a
+    question about two things needs evidence on both, however low the second ranks."""
+    kept = distinct_passages(ranked, k)
+    text = " ".join(f"{p.title} {p.text}" for p in kept)
+    extra: list[Passage] = []
+    for name in unmentioned_terms(question, detect_language(question), text)[:MAX_NAMES]:
+        extra += [p for p in ranked if p not in kept and p not in extra and mentions(f"{p.title} {p.text}")(name)][:1]
+    return kept[: max(1, k - len(extra))] + extra[: k - 1]

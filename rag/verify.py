@@ -162,19 +162,23 @@ class Verifier:
             if same_language and len(words - backing.names) * 2 > len(words):
                 continue  # most of its words are not the sentence's
             stating.append(i)
-        on_topic = [i for i in stating if self.evidence.sentences[i].score >= self.min_relevance]
+        # On topic with the sentence before it, as the model read it (`EvidenceSet.context`).
+        on_topic = [i for i in stating if self._topic_score(i) >= self.min_relevance]
         if not on_topic and stating:
             return None, f"“{short}” is stated only in evidence off the question's topic"
         # The sentence stating the answer must also say what the question asks about it: "Kamala
         # Harris" stated beside "the upcoming election" does not answer who won it.
         asking = [i for i in on_topic if self._covers(i)]
         if asking:
-            return max(asking, key=lambda i: self.evidence.sentences[i].score), ""
+            return max(asking, key=lambda i: (self._topic_score(i), self.evidence.sentences[i].score)), ""
         if on_topic:
             return None, (f"the evidence naming “{short}” leaves most of the question unsaid "
                           f"(it holds under {self.answer_coverage:.0%} of the question's words)")
         absent = missing(told, self._asked)
         return None, f"“{short}” is in no evidence" + (f" ({', '.join(absent)})" if absent else "")
+
+    def _topic_score(self, i: int) -> float:
+        return max(self.evidence.sentences[j].score for j in self.evidence.context(i, list(self.blocks.values())))
 
     def _covers(self, i: int) -> bool:
         """Whether sentence i holds enough of the question's words; across languages words
@@ -182,9 +186,9 @@ class Verifier:
         sentence = self.evidence.sentences[i]
         if self.evidence.passages[sentence.passage].lang != self.lang:
             return True
-        # The block around the sentence, as the model read it: "23 von 32 Ländern" answers a
-        # question about the 2 % target that the sentence before it names.
-        return self.evidence.coverage(self.evidence.around(i, list(self.blocks.values()))) >= self.answer_coverage
+        # With the sentence before it: "23 von 32 Ländern" answers a question about the 2 %
+        # target that the sentence before it names.
+        return self.evidence.coverage(self.evidence.context(i, list(self.blocks.values()))) >= self.answer_coverage
 
     def quote(self, i: int) -> str:
         """A sentence of the evidence, verbatim and cited."""

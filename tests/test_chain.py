@@ -21,7 +21,7 @@ PRIORITIES = "002_159690cec7945fb9"
 GERMAN_ARTICLE = "000_7158970d0917ea8d"
 DEMO_QUESTION = "What are Rutte's three priorities?"
 WIESBADEN_QUESTION = "Which city will host NATO's new headquarters for coordinating aid to Ukraine?"
-UNANSWERABLE = ["Who won the 2022 football World Cup?", "What is Rutte's favourite food?"]
+UNANSWERABLE = ["Which country won the last football World Cup?", "What is Rutte's favourite colour?"]
 PRIORITIES_TURN = [{"role": "user", "content": DEMO_QUESTION},
                    {"role": "assistant", "content": "He named keeping NATO strong, Ukraine and partnerships."}]
 
@@ -66,7 +66,7 @@ class TestVerification:
         assert [c.reason for c in result.removed] == ["number 27 not in the evidence it cites"]
 
     def test_a_short_answer_the_evidence_does_not_state_is_withheld(self, demo_engine: Engine) -> None:
-        result, shown = checked(demo_engine, "Who won the November 2024 US presidential election?",
+        result, shown = checked(demo_engine, "Who won the US presidential election?",
                                 "Answer: Kamala Harris\nSupport: Harris won the election [1].")
         assert shown == "" and result.short_failed and result.stopped
 
@@ -149,6 +149,26 @@ class TestExtractiveAnswers:
         assert answer.refused and answer.answer.startswith("The documents don't say") and answer.passages
         assert answer.refusal_reason
 
+    def test_a_question_about_a_year_no_document_mentions_is_refused_and_says_so(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask("What did Rutte promise at the NATO summit in 2031?")
+        assert answer.refused and "2031" in answer.refusal_reason
+
+    def test_a_question_about_a_name_no_document_mentions_is_refused_and_says_so(self, tmp_path: Path) -> None:
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / "coop.txt").write_text("Kestrel Bakery Cooperative\nThe Kestrel Bakery Cooperative was founded in "
+                                        "Leipzig. Its chair is Maria Ortiz, elected by the members in spring.\n",
+                                        encoding="utf-8")
+        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
+        engine.ingest([notes])
+        answer = engine.ask("Who chairs the Kestrel Bakery Cooperative's branch in Dresden?")
+        assert answer.refused and "Dresden" in answer.refusal_reason
+        assert not engine.ask("Who chairs the Kestrel Bakery Cooperative?").refused
+
+    def test_a_misspelt_name_is_still_recognised(self, demo_engine: Engine) -> None:
+        answer = demo_engine.ask("What are Mark Rute's three priorities?")
+        assert not answer.refused and PRIORITIES in {c.doc_id for c in answer.citations}
+
     def test_a_refusal_is_worded_in_the_language_of_the_question(self, demo_engine: Engine) -> None:
         assert demo_engine.ask("Wer hat die Fußball-Weltmeisterschaft 2022 gewonnen?").answer.startswith("Die Dokumente")
 
@@ -176,8 +196,8 @@ class TestFollowUps:
         assert "China" in " ".join(c.quote for c in answer.citations)
 
     def test_a_follow_up_about_the_same_topic_names_who_is_meant(self, demo_engine: Engine) -> None:
-        answer = demo_engine.ask("And his second priority?", PRIORITIES_TURN)
-        assert answer.standalone_question == "Rutte's second priority?"
+        answer = demo_engine.ask("And his third priority?", PRIORITIES_TURN)
+        assert answer.standalone_question == "Rutte's third priority?"
 
     def test_a_question_that_stands_alone_is_not_rewritten(self, demo_engine: Engine) -> None:
         question = "What did Stoltenberg say about Rutte?"
@@ -200,6 +220,23 @@ class TestBadInput:
         answer = demo_engine.ask(question)
         assert answer.refused or answer.citations
         assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
+
+    def test_a_question_about_two_things_gets_evidence_on_both(self, tmp_path: Path) -> None:
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        for i, topic in enumerate(["stalls", "boats", "music stage", "fireworks", "ferry timetable"]):
+            (notes / f"festival{i}.txt").write_text(
+                f"Kestrel harbour festival\nThe Kestrel harbour festival opens its {topic} in June. The festival "
+                f"founder wants the {topic} of the harbour festival to grow every year.\n", encoding="utf-8")
+        (notes / "people.txt").write_text("Local musicians\nOskar Vennberg plays the cello in the town orchestra.\n",
+                                          encoding="utf-8")
+        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive", top_k=2), auto_demo=False)
+        engine.ingest([notes])
+        question = "Which instrument does Oskar Vennberg, founder of the Kestrel harbour festival, play?"
+        searched = [p.doc_id for p in engine.search(question, k=2)]
+        evidence = engine.answer_evidence(question)
+        titles = [p.title for p in evidence.passages]
+        assert "Local musicians" in titles and "Kestrel harbour festival" in titles, (searched, titles)
 
     def test_a_document_without_sentence_boundaries_still_gives_cited_evidence(self, tmp_path: Path) -> None:
         notes = tmp_path / "notes"
@@ -255,7 +292,7 @@ class TestLocalModel:
         assert not answer.refused and "china" in answer.answer.lower()
         assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
-    @pytest.mark.parametrize("question", [*UNANSWERABLE, "Who won the November 2024 US presidential election?"])
+    @pytest.mark.parametrize("question", [*UNANSWERABLE, "Who won the US presidential election?"])
     def test_unanswerable_questions_are_refused(self, demo_engine: Engine, question: str) -> None:
         assert demo_engine.ask(question, backend="local").refused
 
