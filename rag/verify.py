@@ -55,6 +55,7 @@ class Verifier:
         self.answer_coverage = answer_coverage
         self.numbering = Numbering()
         self._asked = vocabulary(evidence.question)
+        self._words: dict[int, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ sentences
 
@@ -104,10 +105,20 @@ class Verifier:
         return facts(claim, self.lang, unmistakable_names=langs != {self.lang})
 
     def _backing(self, sentences: tuple[int, ...]) -> Facts:
-        text = self.evidence.text(sentences)
-        titles = " ".join({self.evidence.passages[self.evidence.sentences[i].passage].title for i in sentences})
-        own = vocabulary(f"{text} {titles}")
-        return Facts(own.numbers | self._asked.numbers, own.months | self._asked.months, own.names | self._asked.names)
+        """What the sentences back: their own facts and their title's, and the question's.
+        The question's names count only where the passage mentions them: a claim may say
+        "Rutte" where the sentence says "he", but a question about "American Union law" does
+        not make "American" true of a passage on European law."""
+        passages = {self.evidence.sentences[i].passage for i in sentences}
+        titles = " ".join(self.evidence.passages[p].title for p in passages)
+        own = vocabulary(f"{self.evidence.text(sentences)} {titles}")
+        asked_names = self._asked.names & set().union(*(self._passage_words(p) for p in passages))
+        return Facts(own.numbers | self._asked.numbers, own.months | self._asked.months, own.names | asked_names)
+
+    def _passage_words(self, passage: int) -> frozenset[str]:
+        if passage not in self._words:
+            self._words[passage] = vocabulary(self.evidence.passages[passage].text).names
+        return self._words[passage]
 
     def _narrow(self, claim: str, block: Block, best: int) -> tuple[int, ...]:
         """The best-matching sentence, widened to the block's sentences that hold the claim's

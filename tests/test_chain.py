@@ -78,6 +78,14 @@ class TestVerification:
         assert citation.quote.startswith("Rutte said his second priority") and citation.quote.endswith("Ukraine.”")
         assert shown.endswith("[1].") or shown.endswith("[1]")
 
+    def test_a_name_the_question_puts_on_the_evidence_is_not_taken_as_backed(self, demo_engine: Engine) -> None:
+        question = "What is Rutte's second priority for the Danish presidency?"
+        n = block_holding(demo_engine, question, "second priority")
+        _, shown = checked(demo_engine, question,
+                           f"Support: Rutte's second priority is to strengthen support for Ukraine [{n}]. "
+                           f"His second priority for the Danish presidency is Ukraine [{n}].")
+        assert "Ukraine [1]" in shown and "Danish" not in shown
+
     def test_marks_are_renumbered_in_order_of_first_use(self, demo_engine: Engine) -> None:
         second = block_holding(demo_engine, DEMO_QUESTION, "second priority")
         third = block_holding(demo_engine, DEMO_QUESTION, "third priority")
