@@ -159,7 +159,7 @@ class Verifier:
         kind = asked_kind(self.evidence.question)
         if not is_kind(kind, short):
             return None, f"“{short}” is not the {kind} the question asks for"
-        told = facts(short, self.lang)
+        told = facts(f"x {short}", self.lang)  # a short answer opens no sentence: "Brussels" is a name
         words = content_words(short) - content_words(self.evidence.question)
         stating = []
         for i in range(len(self.evidence.sentences)):
@@ -168,8 +168,8 @@ class Verifier:
             backing = self._backing((i,))
             if missing(facts(short, self.lang, unmistakable_names=not same_language), backing):
                 continue
-            if told.names and not told.names & backing.names:
-                continue  # across languages too, a name answer must be named there ("Brussels"/"Brüssel")
+            if told.names and not told.names & vocabulary(sentence.text).names:
+                continue  # across languages too, a name answer must be named in the sentence itself, not its title
             if same_language and len(words - backing.names) * 2 > len(words):
                 continue  # most of its words are not the sentence's
             stating.append(i)
