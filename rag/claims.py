@@ -113,7 +113,7 @@ def name_words(sentence: str, unmistakable_only: bool = False) -> list[str]:
     for match in _WORD.finditer(text):
         word = match.group(0).strip("'’-")
         before = text[max(0, match.start() - 2) : match.start()]
-        opens = opener or bool(re.search(r"[:.!?\"“„]\s*$", before))
+        opens = opener or bool(re.search(r"[:.!?\"“„'‘]\s*$", before)) or match.group(0)[0] in "'’"  # 'We must …
         opener = False
         if len(word) < 2 or not _CAPITALISED.match(word) or word.lower() in _NOT_NAMES:
             continue
