@@ -67,8 +67,16 @@ class TestVerification:
 
     def test_a_short_answer_the_evidence_does_not_state_is_withheld(self, demo_engine: Engine) -> None:
         result, shown = checked(demo_engine, "Who won the US presidential election?",
-                                "Answer: Kamala Harris\nSupport: Harris won the election [1].")
+                                "Answer: Nikki Haley\nSupport: Haley won the election [1].")
         assert shown == "" and result.short_failed and result.stopped
+
+    def test_with_answer_coverage_set_a_name_merely_beside_the_topic_is_withheld(self, demo_engine: Engine) -> None:
+        question = "Who won the US presidential election?"
+        evidence = demo_engine.answer_evidence(question)
+        blocks = evidence.blocks(demo_engine.settings.context_tokens)
+        verifier = Verifier(evidence, blocks, "en", 0.35, 0.3, answer_coverage=0.5)
+        stating, why = verifier.check_short("Kamala Harris")
+        assert stating is None and "leaves most of the question unsaid" in why
 
     def test_a_claim_cites_the_sentence_it_rests_on_not_its_whole_block(self, demo_engine: Engine) -> None:
         n = block_holding(demo_engine, DEMO_QUESTION, "second priority")
