@@ -78,9 +78,9 @@ class AnswerChain:
         timings["evidence"] = time.perf_counter() - mark
         yield EvidenceFound(_block_citations(evidence, blocks))
 
-        verifier = Verifier(evidence, blocks, lang, self.settings.claim_similarity, self.settings.min_relevance,
-                            self.settings.answer_coverage)
-        decision = gate(evidence, blocks, self.settings.min_relevance)
+        floor = self.settings.gate_for(backend)
+        verifier = Verifier(evidence, blocks, lang, self.settings.claim_similarity, floor, self.settings.answer_coverage)
+        decision = gate(evidence, blocks, floor)
         usage = Usage()
         mark = time.perf_counter()
         if not decision.answer:
@@ -104,7 +104,7 @@ class AnswerChain:
             citations=citations,
             passages=evidence.passages,
             refused=outcome.refused,
-            confidence=0.0 if outcome.refused else _confidence(evidence, self.settings, checked),
+            confidence=0.0 if outcome.refused else _confidence(evidence, floor, checked),
             backend=backend_label(self.settings, backend) + outcome.label,
             timings={k: round(v, 4) for k, v in timings.items()},
             standalone_question=standalone,
@@ -183,9 +183,9 @@ def _block_citations(evidence: EvidenceSet, blocks: list[Block]) -> list[Citatio
     return out
 
 
-def _confidence(evidence: EvidenceSet, settings: Settings, checked: CheckedReply | None) -> float:
+def _confidence(evidence: EvidenceSet, floor: float, checked: CheckedReply | None) -> float:
     """How well the evidence supports the question above the gate, and how much of the reply stood."""
-    floor, ceiling = settings.min_relevance, 0.6
+    ceiling = 0.6
     matched = min(1.0, max(0.0, (evidence.support - floor) / (ceiling - floor)))
     kept = 1.0 if checked is None or not checked.removed else 0.5
     return round(0.5 * matched + 0.5 * kept, 3)

@@ -62,8 +62,10 @@ class Settings:
     context_tokens: int = 300  # budget for the evidence blocks in the prompt (rag/evidence.py)
     # Refuse when the best evidence sentence supports the question less than this
     # (0.6 x cosine + 0.4 x word overlap; rag/evidence.py): the gate (rag/gate.py). Chosen on
-    # the tune halves (scripts/verify_sweep.py; docs/benchmarks.md).
-    min_relevance: float = 0.3
+    # the tune halves (scripts/verify_sweep.py; docs/benchmarks.md). A model can still decline
+    # and the extractive quoter cannot, so the quoter's gate is higher.
+    min_relevance: float = 0.2
+    min_relevance_extractive: float = 0.25
     quote_when_declined: float = 0.40  # an LLM refusal with support this clear quotes the best evidence instead
     # A claim stands only when its meaning is this close (cosine) to a sentence it cites (rag/verify.py);
     # 0.25-0.45 made no difference on the tune halves.
@@ -94,6 +96,10 @@ class Settings:
     @property
     def feedback_file(self) -> Path:
         return self.feedback_path or self.index_dir.parent / "feedback.jsonl"
+
+    def gate_for(self, backend: str) -> float:
+        """The gate threshold of a resolved backend."""
+        return self.min_relevance_extractive if backend == "extractive" else self.min_relevance
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,11 +1,13 @@
 """Choose the gate and verifier thresholds on tune halves, from recorded replies.
 
     .venv/bin/python scripts/verify_sweep.py runs/local-demo=eval/datasets/demo runs/local-squad2=../shared/bench/squad2_refusal
+    .venv/bin/python scripts/verify_sweep.py --at 0.3,0,0.35 --out runs/replayed runs/local-demo=eval/datasets/demo
 
 Each answer of a run records the model's raw reply (`Answer.raw_reply`). This script
 builds the same evidence again (same index, same standalone question) and checks the
 recorded reply again at each combination of thresholds, without calling the model, then
-scores it, per tune and check half. Record the runs with a low gate and no coverage
+scores it, per tune and check half. With --at, it replays at one setting and writes each run,
+replayed, for scripts/answer_figures.py. Record the runs with a low gate and no coverage
 check (`RAG_MIN_RELEVANCE=0.1 RAG_ANSWER_COVERAGE=0`) so that every question reaches
 the model and no reply is cut short by a check that a sweep relaxes.
 """
@@ -44,24 +46,31 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
     """The recorded answer, checked again under `settings`."""
     blocks = evidence.blocks(settings.context_tokens)
     lang = detect_language(recorded.question)
-    verifier = Verifier(evidence, blocks, lang, settings.claim_similarity, settings.min_relevance,
+    backend = "extractive" if recorded.backend.startswith("extractive") else "local"
+    verifier = Verifier(evidence, blocks, lang, settings.claim_similarity, settings.gate_for(backend),
                         settings.answer_coverage)
-    refused, text, short, removed = True, "", "", []
-    if gate(evidence, blocks, settings.min_relevance).answer and recorded.raw_reply:
+    decision = gate(evidence, blocks, settings.gate_for(backend))
+    refused, text, short, removed, reason = True, "", "", [], decision.reason or "no reply recorded"
+    if decision.answer and recorded.raw_reply:
         checked = CheckedReply(verifier)
         checked.feed(recorded.raw_reply)
         checked.finish()
-        backend = "extractive" if recorded.backend.startswith("extractive") else "local"
         outcome = settle(checked, verifier, Request(evidence.question, lang, evidence, blocks), backend, lang, settings)
-        refused, text, short, removed = outcome.refused, outcome.text, outcome.short, checked.withheld
+        refused, text, short, removed, reason = (outcome.refused, outcome.text, outcome.short, checked.withheld,
+                                                 outcome.reason)
     return replace(recorded, answer=text or recorded.answer, refused=refused, short_answer="" if refused else short,
-                   citations=verifier.numbering.citations, removed_claims=removed)
+                   citations=verifier.numbering.citations, removed_claims=removed, refusal_reason=reason)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", metavar="RUN=BENCH", help="a run folder and the bench it ran")
+    parser.add_argument("--at", metavar="GATE,COVERAGE,SIMILARITY",
+                        help="replay at these thresholds only and write each run, replayed, to --out")
+    parser.add_argument("--out", type=Path, help="folder for the replayed runs (with --at)")
     args = parser.parse_args(argv)
+    if args.at and not args.out:
+        parser.error("--at needs --out")
     print("| gate | coverage | similarity | half | n | " + " | ".join(SCORES) + " |")
     print("|---" * (len(SCORES) + 5) + "|")
     loaded = []
@@ -76,15 +85,25 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:  # evidence does not depend on the thresholds: built once
             recorded = Answer.from_json(row["answer"])
             row["replay"] = (recorded, engine.answer_evidence(recorded.standalone_question or recorded.question))
-        loaded.append((settings, rows))
-    for gate_at, coverage, similarity in itertools.product(GATES, COVERAGES, SIMILARITIES):
+        loaded.append((run, settings, rows))
+    grid = [tuple(float(x) for x in args.at.split(","))] if args.at else itertools.product(GATES, COVERAGES, SIMILARITIES)
+    for gate_at, coverage, similarity in grid:
         scored: dict[str, list[dict]] = {h: [] for h in HALVES}
-        for settings, rows in loaded:
-            chosen = replace(settings, min_relevance=gate_at, answer_coverage=coverage, claim_similarity=similarity)
+        for run, settings, rows in loaded:
+            chosen = replace(settings, min_relevance=gate_at, min_relevance_extractive=gate_at, answer_coverage=coverage,
+                             claim_similarity=similarity)
+            replayed = []
             for row in rows:
                 answer = replay(*row["replay"], chosen)
-                scored[half_of(row["id"])].append(score_question(question_from_json(row["question"]), answer,
-                                                                 row["ranking"]))
+                scores = score_question(question_from_json(row["question"]), answer, row["ranking"])
+                scored[half_of(row["id"])].append(scores)
+                replayed.append({k: v for k, v in row.items() if k != "replay"} | {"answer": answer.to_json(),
+                                                                                  "scores": scores})
+            if args.at:
+                folder = args.out / f"{run.name}-replayed"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "results.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replayed),
+                                                      encoding="utf-8")
         for half in HALVES:
             cells = []
             for name in SCORES:
