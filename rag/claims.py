@@ -229,6 +229,12 @@ _KINDS = (
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")
 
 
+def offers_choice(question: str) -> bool:
+    """Whether the question names its possible answers ("Which is older, A or B?"): then an
+    answer made of the question's own words is an answer."""
+    return bool(re.search(r"\b(?:or|oder)\b", question, re.I))
+
+
 def asked_kind(question: str) -> str | None:
     for kind, pattern in _KINDS:
         if pattern.search(question):

@@ -136,6 +136,12 @@ class TestVerification:
         assert shown == shown_whole and pieces.removed == whole.removed
         assert shown.endswith("support for Ukraine [1].\n- He wants partnerships with the EU [2].")
 
+    def test_a_question_that_offers_a_choice_is_answered_with_one_of_its_options(self, demo_engine: Engine) -> None:
+        question = "Who became NATO's Secretary General in 2024, Mark Rutte or Jens Stoltenberg?"
+        n = block_holding(demo_engine, question, "Rutte")
+        result, shown = checked(demo_engine, question, f"Answer: Mark Rutte\nSupport: [{n}]")
+        assert result.short == "Mark Rutte" and shown.startswith("Mark Rutte")
+
     def test_a_claim_repeated_is_shown_once(self, demo_engine: Engine) -> None:
         n = block_holding(demo_engine, DEMO_QUESTION, "second priority")
         claim = f"Rutte said his second priority was to strengthen support for Ukraine [{n}]. "
