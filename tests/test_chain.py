@@ -324,7 +324,10 @@ class TestLocalModel:
         assert not answer.refused and "china" in answer.answer.lower()
         assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
-    @pytest.mark.parametrize("question", [*UNANSWERABLE, "Who won the US presidential election?"])
+    @pytest.mark.parametrize("question", [*UNANSWERABLE, pytest.param(
+        "Who won the US presidential election?", marks=pytest.mark.xfail(
+            reason="open defect (issue 13): with the coverage check off by default, a candidate the evidence names "
+                   "beside the coming election passes as the winner", strict=False))])
     def test_unanswerable_questions_are_refused(self, demo_engine: Engine, question: str) -> None:
         assert demo_engine.ask(question, backend="local").refused
 
