@@ -536,7 +536,8 @@ def openai_chat_class() -> type:
 
 
 def make_openai_chat(settings: Settings) -> BaseChatModel:
-    import httpx
+    # The client's own Timeout: openai 3.63 moved from httpx to httpx2 and rejects the other's.
+    from openai import Timeout
 
     timeout = float(settings.request_timeout)
     api_key = os.environ.get(settings.openai_api_key_env) or "not-needed"
@@ -544,7 +545,7 @@ def make_openai_chat(settings: Settings) -> BaseChatModel:
         base_url=settings.openai_base_url,
         model=settings.openai_model,
         api_key=api_key,
-        timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
+        timeout=Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         max_retries=1,
         # `streaming` left unset: invoke() makes one plain request (with usage), while
         # stream() and streamed chains stream. Setting streaming=False would disable stream().
