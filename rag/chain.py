@@ -79,7 +79,7 @@ class AnswerChain:
         yield EvidenceFound(_block_citations(evidence, blocks))
 
         floor = self.settings.gate_for(backend)
-        verifier = Verifier(evidence, blocks, lang, self.settings.claim_similarity, floor, self.settings.answer_coverage)
+        verifier = Verifier(evidence, blocks, lang, self.settings, floor)
         decision = gate(evidence, blocks, floor)
         usage = Usage()
         mark = time.perf_counter()
@@ -92,8 +92,9 @@ class AnswerChain:
             yield from _timed(_checked_stream(make_generator(self.settings, backend).reply(request, usage), checked),
                               timings, started)
             outcome = settle(checked, verifier, request, backend, lang, self.settings)
-            if outcome.text and not checked.shown:
-                yield outcome.text
+            streamed = checked.shown.rstrip()
+            if outcome.text.startswith(streamed) and (added := outcome.text[len(streamed):]):
+                yield added  # what settling added: a refusal, or the quote that states the short answer
         timings["generate"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
 
@@ -143,10 +144,11 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
         # the quotes are what is nearest, not an answer.
         return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True,
                        reason=f"no evidence sentence states the {asked_kind(request.question)} asked for")
+    if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
+        # The short answer stands, but nothing shown states it (its support fell, or says
+        # something else): quote the sentence that does, so that the answer is checked by a click.
+        return Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
     if not checked.kept_claims:
-        if checked.short and checked.short_evidence is not None:
-            # The short answer stands, its support did not: quote the sentence that states it.
-            return Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
         return Outcome("", True, reason="every claim of the reply was removed by verification")
     return Outcome(checked.shown.strip(), False, checked.short)
 
@@ -176,11 +178,7 @@ def _timed(texts: Iterator[str], timings: dict[str, float], started: float) -> I
 
 
 def _block_citations(evidence: EvidenceSet, blocks: list[Block]) -> list[Citation]:
-    out = []
-    for block in blocks:
-        first, last = evidence.sentences[block.sentences[0]], evidence.sentences[block.sentences[-1]]
-        out.append(citation_for(block.n, evidence.passages[first.passage], (first.start, last.end)))
-    return out
+    return [citation_for(block.n, *evidence.span(block.sentences)) for block in blocks]
 
 
 def _confidence(evidence: EvidenceSet, floor: float, checked: CheckedReply | None) -> float:

@@ -213,6 +213,11 @@ def content_words(text: str) -> set[str]:
     return {fold(w) for w in tokenize(text) if len(w) > 2}
 
 
+def restates(text: str, question: str) -> bool:
+    """Whether the text says only what the question does: its words and its numbers."""
+    return content_words(text) <= content_words(question) and not facts(text).numbers - facts(question).numbers
+
+
 def _show(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -130,6 +130,20 @@ class EvidenceSet:
         block = self.around(i, blocks)
         at = block.index(i)
         return block[max(0, at - 1) : at + 1]
+
+    def span(self, indices: Sequence[int]) -> tuple[Passage, tuple[int, int]]:
+        """The document span of a run of sentences, with a passage that holds all of it. A run
+        may reach into the next chunk of its document: overlapping or adjoining chunks are
+        joined; where a chunk between them was not found, the span ends with the first chunk."""
+        first, last = self.sentences[indices[0]], self.sentences[indices[-1]]
+        passage = self.passages[first.passage]
+        for following in sorted({self.sentences[i].passage for i in indices} - {first.passage},
+                                key=lambda p: self.passages[p].start):
+            nxt = self.passages[following]
+            if nxt.start > passage.end or nxt.end <= passage.end:
+                continue
+            passage = replace(passage, end=nxt.end, text=passage.text + nxt.text[passage.end - nxt.start :])
+        return passage, (first.start, min(last.end, passage.end))
 
     def text(self, indices: Sequence[int]) -> str:
         return " ".join(self.sentences[i].text for i in indices)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from rag.answer import RemovedClaim
 from rag.citations import complete_sentences, split_sentences, strip_marks
-from rag.claims import content_words, facts, offers_choice
+from rag.claims import content_words, offers_choice, restates
 from rag.verify import Verifier
 
 SHORT_ANSWER_WORDS = 12
@@ -115,8 +115,7 @@ class CheckedReply:
             return
         self.short = short_answer(line)
         question = self.verifier.evidence.question
-        if self.short and content_words(self.short) <= content_words(question) and not (
-                facts(self.short).numbers - facts(question).numbers) and not offers_choice(question):
+        if self.short and restates(self.short, question) and not offers_choice(question):
             self.short = ""  # "Rutte's three priorities are": the question's words, no answer
             return
         if not self.short:

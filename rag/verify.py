@@ -23,8 +23,9 @@ import numpy as np
 
 from rag.answer import RemovedClaim
 from rag.citations import Numbering, marks, strip_marks
-from rag.claims import Facts, asked_kind, content_words, facts, is_kind, missing, vocabulary
+from rag.claims import Facts, asked_kind, content_words, facts, is_kind, missing, restates, vocabulary
 from rag.evidence import Block, EvidenceSet
+from rag.settings import Settings
 
 MIN_CLAIM_WORDS = 2  # fewer content words is a list number or a stray fragment, not a claim
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
@@ -45,14 +46,14 @@ class Verdict:
 
 
 class Verifier:
-    def __init__(self, evidence: EvidenceSet, blocks: list[Block], lang: str, claim_similarity: float,
-                 min_relevance: float, answer_coverage: float) -> None:
+    def __init__(self, evidence: EvidenceSet, blocks: list[Block], lang: str, settings: Settings,
+                 min_relevance: float) -> None:
         self.evidence = evidence
         self.blocks = {b.n: b for b in blocks}
         self.lang = lang
-        self.claim_similarity = claim_similarity
-        self.min_relevance = min_relevance
-        self.answer_coverage = answer_coverage
+        self.claim_similarity = settings.claim_similarity
+        self.min_relevance = min_relevance  # the gate of the backend that answers
+        self.answer_coverage = settings.answer_coverage
         self.numbering = Numbering()
         self._asked = vocabulary(evidence.question)
         self._words: dict[int, frozenset[str]] = {}
@@ -69,6 +70,9 @@ class Verifier:
             return Verdict("", dropped=dropped)  # marks or a list number alone
         if len(content_words(claim)) < MIN_CLAIM_WORDS and not facts(claim).numbers:
             return Verdict(_keep_layout(sentence, strip_marks(sentence)), dropped=dropped)  # "Yes." states nothing to cite
+        # A line announcing a list ("Rutte's three priorities are:") is kept for its items.
+        if restates(claim, self.evidence.question) and not claim.rstrip().endswith(":"):
+            return Verdict("", dropped=dropped)  # "Mark Rutte" for "What is Mark Rutte's nickname?" answers nothing
         supports = self._supports(claim, [self.blocks[n] for n in valid])
         if not supports:  # its marks are wrong (or missing): cite the block that backs it, if one does
             others = [b for n, b in self.blocks.items() if n not in valid]
@@ -130,9 +134,7 @@ class Verifier:
         return block.sentences[min(at) : max(at) + 1]
 
     def _number(self, support: Support) -> int:
-        first = self.evidence.sentences[support.sentences[0]]
-        last = self.evidence.sentences[support.sentences[-1]]
-        return self.numbering.number(self.evidence.passages[first.passage], (first.start, last.end))
+        return self.numbering.number(*self.evidence.span(support.sentences))
 
     def _why_not(self, claim: str, cited: list[Block]) -> str:
         """Why no block backs the claim, told of the block that comes closest."""
@@ -201,10 +203,16 @@ class Verifier:
         # target that the sentence before it names.
         return self.evidence.coverage(self.evidence.context(i, list(self.blocks.values()))) >= self.answer_coverage
 
+    def cites(self, i: int) -> bool:
+        """Whether a citation given so far opens a span that holds evidence sentence i."""
+        sentence = self.evidence.sentences[i]
+        return any(c.doc_id == sentence.doc_id and c.start <= sentence.start and sentence.end <= c.end
+                   for c in self.numbering.citations)
+
     def quote(self, i: int) -> str:
         """A sentence of the evidence, verbatim and cited."""
         sentence = self.evidence.sentences[i]
-        n = self.numbering.number(self.evidence.passages[sentence.passage], (sentence.start, sentence.end))
+        n = self.numbering.number(*self.evidence.span((i,)))
         return f"{sentence.text} [{n}]"
 
 

@@ -47,8 +47,7 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
     blocks = evidence.blocks(settings.context_tokens)
     lang = detect_language(recorded.question)
     backend = "extractive" if recorded.backend.startswith("extractive") else "local"
-    verifier = Verifier(evidence, blocks, lang, settings.claim_similarity, settings.gate_for(backend),
-                        settings.answer_coverage)
+    verifier = Verifier(evidence, blocks, lang, settings, settings.gate_for(backend))
     decision = gate(evidence, blocks, settings.gate_for(backend))
     refused, text, short, removed, reason = True, "", "", [], decision.reason or "no reply recorded"
     if decision.answer and recorded.raw_reply:

@@ -5,13 +5,16 @@ on the real demo index with the real embedder; the local model tests run the rea
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from rag.answer import Answer, EvidenceFound
+from rag.chain import settle
 from rag.claims import facts, missing, stated_answer, vocabulary
 from rag.engine import Engine
+from rag.generate import Request
 from rag.models import bundled_model_installed
 from rag.reply import CheckedReply
 from rag.settings import DEMO_CORPUS, Settings
@@ -41,7 +44,7 @@ def checked(engine: Engine, question: str, reply: str, lang: str = "en") -> tupl
     evidence = engine.answer_evidence(question)
     blocks = evidence.blocks(engine.settings.context_tokens)
     s = engine.settings
-    verifier = Verifier(evidence, blocks, lang, s.claim_similarity, s.min_relevance, s.answer_coverage)
+    verifier = Verifier(evidence, blocks, lang, s, s.min_relevance)
     result = CheckedReply(verifier)
     shown = result.feed(reply) + result.finish()
     return result, shown
@@ -74,7 +77,7 @@ class TestVerification:
         question = "Who won the US presidential election?"
         evidence = demo_engine.answer_evidence(question)
         blocks = evidence.blocks(demo_engine.settings.context_tokens)
-        verifier = Verifier(evidence, blocks, "en", 0.35, 0.3, answer_coverage=0.5)
+        verifier = Verifier(evidence, blocks, "en", replace(demo_engine.settings, answer_coverage=0.5), 0.3)
         stating, why = verifier.check_short("Kamala Harris")
         assert stating is None and "leaves most of the question unsaid" in why
 
@@ -103,6 +106,23 @@ class TestVerification:
         stating, _ = result.verifier.check_short("Wiesbaden")
         assert stating is not None and "Wiesbaden" in result.verifier.evidence.sentences[stating].text
 
+    def test_a_short_answer_is_shown_with_the_sentence_that_states_it(self, demo_engine: Engine) -> None:
+        question = "For how many years was Rutte prime minister of the Netherlands?"
+        n = block_holding(demo_engine, question, "former Prime Minister of the Netherlands")
+        result, shown = checked(demo_engine, question, f"Answer: 14\nSupport: Rutte is the former Prime Minister of "
+                                                       f"the Netherlands [{n}].")
+        assert shown.startswith("14\n") and "14" not in shown[3:]  # the support holds up but does not say it
+        verifier = result.verifier
+        request = Request(question, "en", verifier.evidence, list(verifier.blocks.values()))
+        outcome = settle(result, verifier, request, "local", "en", demo_engine.settings)
+        assert not outcome.refused and outcome.text.startswith(shown.rstrip())  # the stream showed that part
+        quoted = outcome.text[len(shown):]
+        assert re.search(r"\b14\b", quoted) and re.search(r"\[2\]$", quoted)
+
+    def test_a_reply_that_only_repeats_the_question_shows_nothing(self, demo_engine: Engine) -> None:
+        result, shown = checked(demo_engine, "What nickname does Mark Rutte have?", "Mark Rutte\nMark Rutte [1]")
+        assert shown == "" and not result.removed
+
     def test_marks_are_renumbered_in_order_of_first_use(self, demo_engine: Engine) -> None:
         second = block_holding(demo_engine, DEMO_QUESTION, "second priority")
         third = block_holding(demo_engine, DEMO_QUESTION, "third priority")
@@ -130,8 +150,7 @@ class TestVerification:
         whole, shown_whole = checked(demo_engine, DEMO_QUESTION, reply)
         evidence = demo_engine.answer_evidence(DEMO_QUESTION)
         s = demo_engine.settings
-        pieces = CheckedReply(Verifier(evidence, evidence.blocks(s.context_tokens), "en", s.claim_similarity,
-                                       s.min_relevance, s.answer_coverage))
+        pieces = CheckedReply(Verifier(evidence, evidence.blocks(s.context_tokens), "en", s, s.min_relevance))
         shown = "".join(pieces.feed(reply[i : i + 3]) for i in range(0, len(reply), 3)) + pieces.finish()
         assert shown == shown_whole and pieces.removed == whole.removed
         assert shown.endswith("support for Ukraine [1].\n- He wants partnerships with the EU [2].")
@@ -218,6 +237,16 @@ class TestExtractiveAnswers:
         assert isinstance(items[0], EvidenceFound) and items[0].citations
         assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[1:-1])
         assert items[-1].timings["evidence"] < items[-1].timings["total"]
+
+    def test_evidence_that_runs_into_the_next_chunk_is_cited_as_one_exact_span(self, tmp_path: Path) -> None:
+        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive", chunk_tokens=40,
+                                 chunk_overlap=8), auto_demo=False)
+        engine.ingest([DEMO_CORPUS])
+        documents = engine.snapshot().documents
+        found, *_, answer = engine.ask_stream(DEMO_QUESTION)
+        assert isinstance(found, EvidenceFound) and isinstance(answer, Answer)
+        for citation in found.citations + answer.citations:
+            assert documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
 
 
 class TestFollowUps:
