@@ -21,7 +21,7 @@ from rag.claims import asked_kind
 from rag.condense import History, condense, llm_rewriter
 from rag.evidence import Block, EvidenceSet
 from rag.gate import gate
-from rag.generate import Extractive, Request, Usage, make_generator
+from rag.generate import Request, Usage, make_generator
 from rag.loaders import detect_language
 from rag.models import bundled_model_installed
 from rag.reply import CheckedReply
@@ -40,7 +40,6 @@ class Outcome:
     refused: bool
     short: str = ""
     reason: str = ""  # why it refused or withheld the answer
-    label: str = ""  # added to the backend's name: how the answer came about
 
 
 class AnswerChain:
@@ -106,7 +105,7 @@ class AnswerChain:
             passages=evidence.passages,
             refused=outcome.refused,
             confidence=0.0 if outcome.refused else _confidence(evidence, floor, checked),
-            backend=backend_label(self.settings, backend) + outcome.label,
+            backend=backend_label(self.settings, backend),
             timings={k: round(v, 4) for k, v in timings.items()},
             standalone_question=standalone,
             tokens=usage.tokens,
@@ -124,15 +123,12 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     support = request.evidence.support
     if checked.declined:
         if backend != "extractive" and support >= settings.quote_when_declined:
-            # Small models decline too readily, above all across languages; a clearly
-            # supporting sentence, quoted and cited, serves better than a false refusal.
-            quoted = CheckedReply(verifier)
-            for piece in Extractive(settings.answer_coverage).reply(request, Usage()):
-                quoted.feed(piece)
-            quoted.finish()
-            if quoted.shown.strip():
-                return Outcome(quoted.shown.strip(), False, quoted.short if not quoted.short_failed else "",
-                              label=" (declined; quoted the best evidence)")
+            # The model found no answer, yet a sentence matches the question clearly: small models
+            # decline too readily, above all across languages, so show it, as the nearest
+            # evidence and not as an answer.
+            best = request.evidence.ranked()[0]
+            return Outcome(f"{_unclear(lang)}\n{verifier.quote(best)}", True,
+                           reason="the model found no answer in the evidence; the nearest evidence is quoted")
         return Outcome("", True, reason="the model found no answer in the evidence")
     if checked.short_failed:
         # The short answer is not what the evidence says: say so, with the nearest evidence.

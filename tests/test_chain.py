@@ -119,6 +119,16 @@ class TestVerification:
         quoted = outcome.text[len(shown):]
         assert re.search(r"\b14\b", quoted) and re.search(r"\[2\]$", quoted)
 
+    def test_a_model_that_declines_is_not_overruled_and_its_refusal_quotes_the_nearest_evidence(
+            self, demo_engine: Engine) -> None:
+        question = "Who won the US presidential election?"
+        result, shown = checked(demo_engine, question, "Answer: I don't know\nSupport: The evidence does not say.")
+        verifier = result.verifier
+        request = Request(question, "en", verifier.evidence, list(verifier.blocks.values()))
+        outcome = settle(result, verifier, request, "local", "en", replace(demo_engine.settings, quote_when_declined=0.0))
+        assert shown == "" and outcome.refused and not outcome.short
+        assert outcome.text.startswith("The documents don't state this clearly") and outcome.text.endswith("[1]")
+
     def test_a_reply_that_only_repeats_the_question_shows_nothing(self, demo_engine: Engine) -> None:
         result, shown = checked(demo_engine, "What nickname does Mark Rutte have?", "Mark Rutte\nMark Rutte [1]")
         assert shown == "" and not result.removed
