@@ -49,7 +49,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    removed = Engine(settings, auto_demo=False).remove(args.sources)
+    engine = Engine(settings, auto_demo=False)
+    removed = engine.remove(engine.select(args.sources))
     if not removed:
         print(f"no document matches {', '.join(args.sources)}", file=sys.stderr)
         return 1

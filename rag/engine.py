@@ -21,7 +21,7 @@ from rag.claims import mentions, unmentioned_terms
 from rag.condense import History
 from rag.embedders import Embedder, load_embedder
 from rag.evidence import EvidenceSet, gather, restrict
-from rag.ingest import IngestReport, Progress, ingest, remove
+from rag.ingest import IngestReport, Progress, ingest, remove, select
 from rag.loaders import detect_language
 from rag.rerank import RERANK_DEPTH, rerank
 from rag.retrieval import (MAX_NAMES, Mode, Passage, RetrievalParams, distinct_passages, naming_every_name, retrieve,
@@ -135,8 +135,13 @@ class Engine:
                show_progress: bool = False) -> IngestReport:
         return ingest(paths, self.settings, self.embedder, progress, show_progress)
 
-    def remove(self, selectors: Sequence[str]) -> list[str]:
-        return remove(selectors, self.settings)
+    def select(self, selectors: Sequence[str]) -> list[str]:
+        """Doc ids by file path, source or id (`rag remove notes.txt`)."""
+        return select(self.snapshot(), selectors)
+
+    def remove(self, doc_ids: Sequence[str]) -> list[str]:
+        """Remove exactly these documents."""
+        return remove(doc_ids, self.settings)
 
     def stats(self) -> Stats:
         snap = self.snapshot()

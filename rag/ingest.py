@@ -92,17 +92,24 @@ def ingest(
     return report
 
 
-def remove(selectors: Sequence[str], settings: Settings) -> list[str]:
-    """Remove documents by file path (all documents ingested from it), source or doc id."""
+def select(snapshot: Snapshot | None, selectors: Sequence[str]) -> list[str]:
+    """The ids of the documents a person means by file paths (all documents ingested from
+    the file), sources or doc ids, as the command line takes them."""
+    if snapshot is None:
+        return []
+    paths = {str(Path(s).expanduser().resolve()) for s in selectors}
+    wanted = set(selectors)
+    return [d.doc_id for d in snapshot.documents.values() if d.origin in paths or d.source in wanted or d.doc_id in wanted]
+
+
+def remove(doc_ids: Sequence[str], settings: Settings) -> list[str]:
+    """Remove exactly the documents with these ids; returns the ids that were there."""
     store = IndexStore(settings.index_dir)
     with store.lock():
         snapshot = store.load()
         if snapshot is None:
             return []
-        paths = {str(Path(s).expanduser().resolve()) for s in selectors}
-        wanted = set(selectors)
-        doomed = [d.doc_id for d in snapshot.documents.values()
-                  if d.origin in paths or d.source in wanted or d.doc_id in wanted]
+        doomed = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in snapshot.documents]
         if doomed:
             gone = set(doomed)
             kept = [d for d in snapshot.documents.values() if d.doc_id not in gone]

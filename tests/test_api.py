@@ -218,6 +218,16 @@ def test_delete_document(client: httpx.Client, api_server: Server) -> None:
     assert missing.status_code == 404 and "short-lived" in missing.json()["detail"]
 
 
+def test_delete_removes_exactly_the_document_named(client: httpx.Client) -> None:
+    records = b"\n".join([
+        b'{"id": "zorblax-summary", "source": "zorblax-minutes", "text": "The Zorblax summary lists three decisions."}',
+        b'{"id": "zorblax-minutes", "text": "Minutes of the Zorblax meeting on tram timetables."}',
+    ])
+    client.post("/api/documents", files=[("files", ("zorblax.jsonl", records, "application/jsonl"))])
+    assert client.delete("/api/documents/zorblax-minutes").json() == {"removed": ["zorblax-minutes"]}
+    assert "zorblax-summary" in {d["doc_id"] for d in client.get("/api/documents").json()}
+
+
 def test_api_key_is_required_when_set(api_server: Server) -> None:
     keyed = api_server.settings.replace(api_key="s3cret-key")
     with serving(create_app(keyed, api_server.engine)) as url, httpx.Client(base_url=url) as c:

@@ -62,7 +62,7 @@ def test_a_changed_file_replaces_only_its_own_chunks(fresh_settings: Settings, c
 def test_remove_by_path_or_by_id(fresh_settings: Settings, corpus_copy: Path) -> None:
     engine = Engine(fresh_settings, auto_demo=False)
     engine.ingest([corpus_copy])
-    assert engine.remove([str(corpus_copy / f"{GERMAN}.txt")]) == [GERMAN]
+    assert engine.remove(engine.select([str(corpus_copy / f"{GERMAN}.txt")])) == [GERMAN]
     assert engine.remove([PRIORITIES]) == [PRIORITIES]
     assert engine.remove(["no-such-document"]) == []
     snapshot = engine.snapshot()
