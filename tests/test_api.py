@@ -209,6 +209,19 @@ def test_bad_files_are_reported_per_file_and_the_server_keeps_serving(client: ht
     assert client.get("/api/health").json()["status"] == "ok"
 
 
+def test_a_failed_re_upload_keeps_the_previous_version_in_the_index_and_on_disk(
+        client: httpx.Client, api_server: Server) -> None:
+    good = b"The Zorblax depot opens at six and closes at ten."
+    client.post("/api/documents", files=[("files", ("depot-hours.txt", good, "text/plain"))])
+    broken = client.post("/api/documents", files=[("files", ("depot-hours.txt", b"\x00\x01\x02" * 400, "text/plain"))])
+    outcome = broken.json()["files"][0]
+    assert outcome["status"] == "skipped" and "kept" in outcome["reason"] and outcome["documents"] == ["depot-hours"]
+    stored = api_server.settings.index_dir.parent / "uploads" / "depot-hours.txt"
+    assert stored.read_bytes() == good
+    assert api_server.engine.snapshot().documents["depot-hours"].text == good.decode()
+    assert not any((stored.parent / ".staging").iterdir())
+
+
 def test_delete_document(client: httpx.Client, api_server: Server) -> None:
     client.post("/api/documents", files=[("files", ("short-lived.txt", b"A note that will be removed soon.", "text/plain"))])
     assert client.delete("/api/documents/short-lived").json() == {"removed": ["short-lived"]}

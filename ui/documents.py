@@ -2,24 +2,31 @@
 
 Uploads are copied into `<index_dir>/../uploads/` under their (sanitised) names, so
 the index's origin for them is a stable path: uploading `notes.txt` again updates
-that document instead of adding a second copy.
+that document instead of adding a second copy. An upload waits in a staging folder
+until it has loaded, so one that fails never touches the version before it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from rag.engine import Engine
-from rag.ingest import Progress
+from rag.ingest import IngestReport, Progress
+from rag.loaders import LoadError, discover, load_file
 from rag.settings import Settings
 
 Status = Literal["added", "updated", "unchanged", "skipped"]
 _UNSAFE = re.compile(r"[^\w.\- ]+")
+STAGING = ".staging"  # uploads wait here until they load
 
 
 @dataclass(frozen=True)
@@ -45,35 +52,90 @@ def safe_name(name: str) -> str:
 
 
 def save_upload(settings: Settings, name: str, data: BinaryIO) -> Path:
-    folder = uploads_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / safe_name(name)
+    """Stage an upload apart from the uploads folder: `ingest_uploads` moves it in only once it
+    loads, so a file that fails never replaces the original it was meant to update."""
+    staging = uploads_dir(settings) / STAGING / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    target = staging / safe_name(name)
     with target.open("wb") as out:
         shutil.copyfileobj(data, out)
     return target.resolve()
 
 
-def ingest_uploads(engine: Engine, saved: list[tuple[str, Path]], progress: Progress | None = None) -> list[FileOutcome]:
-    """Ingest saved uploads (uploaded name, saved path) and say what became of each."""
-    report = engine.ingest([path for _, path in saved], progress=progress)
-    skipped = {str(Path(path).resolve()): reason for path, reason in report.skipped}
+def ingest_uploads(engine: Engine, staged: list[tuple[str, Path]], progress: Progress | None = None) -> list[FileOutcome]:
+    """Ingest staged uploads (uploaded name, staged path) and say what became of each.
+
+    All or nothing per file: one that does not load is skipped with its reason and the index
+    and the stored original keep the version before it; if ingesting fails, every original
+    is put back as it was."""
+    folder = uploads_dir(engine.settings).resolve()
+    held = _documents_by_origin(engine)
+    outcomes: dict[int, FileOutcome] = {}
+    ready: list[tuple[int, Path, Path]] = []  # (position, staged path, its place in the uploads folder)
+    for position, (name, path) in enumerate(staged):
+        target = folder / path.name
+        problem = _load_problem(path)
+        if problem:
+            kept = " (the version uploaded before is kept)" if held.get(str(target)) else ""
+            outcomes[position] = FileOutcome(name, "skipped", held.get(str(target), []), problem + kept)
+        else:
+            ready.append((position, path, target))
+    try:
+        with _moved_in([(path, target) for _, path, target in ready]):
+            report = engine.ingest([target for _, _, target in ready], progress=progress) if ready else IngestReport()
+    finally:
+        for _, path in staged:
+            shutil.rmtree(path.parent, ignore_errors=True)
+    held = _documents_by_origin(engine)
+    skipped = dict(report.skipped)
+    for position, _, target in ready:
+        name, docs = staged[position][0], held.get(str(target), [])
+        if str(target) in skipped:
+            outcomes[position] = FileOutcome(name, "skipped", docs, skipped[str(target)])
+        elif any(d in report.added for d in docs):
+            outcomes[position] = FileOutcome(name, "added", docs)
+        elif any(d in report.updated for d in docs):
+            outcomes[position] = FileOutcome(name, "updated", docs)
+        else:
+            outcomes[position] = FileOutcome(name, "unchanged", docs)
+    return [outcomes[position] for position in range(len(staged))]
+
+
+def _load_problem(path: Path) -> str:
+    """Why the file does not load, or ""."""
+    files, problems = discover([path])
+    if problems:
+        return problems[0][1]
+    try:
+        load_file(files[0])
+    except LoadError as exc:
+        return str(exc)
+    return ""
+
+
+@contextmanager
+def _moved_in(moves: list[tuple[Path, Path]]) -> Iterator[None]:
+    """Staged files moved to their places; the originals they replace come back on failure."""
+    backups: list[tuple[Path, Path]] = []
+    try:
+        for staged, target in moves:
+            if target.exists():
+                backup = staged.with_name(staged.name + ".previous")
+                os.replace(target, backup)
+                backups.append((backup, target))
+            os.replace(staged, target)
+        yield
+    except BaseException:
+        for backup, target in backups:
+            os.replace(backup, target)
+        raise
+
+
+def _documents_by_origin(engine: Engine) -> dict[str, list[str]]:
     by_origin: dict[str, list[str]] = {}
     for doc in engine.snapshot().documents.values():
         by_origin.setdefault(doc.origin, []).append(doc.doc_id)
-    outcomes = []
-    for name, path in saved:
-        docs = sorted(by_origin.get(str(path), []))
-        if str(path) in skipped:
-            outcomes.append(FileOutcome(name, "skipped", docs, skipped[str(path)]))
-            if not docs:
-                path.unlink(missing_ok=True)  # keep the uploads folder to what the index holds
-        elif any(d in report.added for d in docs):
-            outcomes.append(FileOutcome(name, "added", docs))
-        elif any(d in report.updated for d in docs):
-            outcomes.append(FileOutcome(name, "updated", docs))
-        else:
-            outcomes.append(FileOutcome(name, "unchanged", docs))
-    return outcomes
+    return {origin: sorted(ids) for origin, ids in by_origin.items()}
 
 
 def forget_upload(engine: Engine, settings: Settings, origin: str) -> None:
