@@ -82,7 +82,10 @@ class Settings:
     # Server.
     host: str = "127.0.0.1"
     port: int = 7860
-    api_key: str = ""  # when set, /api requires the header X-API-Key
+    # Access (ui/access.py): with either key set, every route that reads or changes data needs a
+    # key (header X-API-Key, or a signed-in browser session). The editor key may also upload and delete.
+    api_key: str = ""  # the editor key
+    reader_key: str = ""
     cors_origins: tuple[str, ...] = ()
     max_upload_mb: float = 20.0
     max_question_chars: int = 2000

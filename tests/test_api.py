@@ -28,6 +28,7 @@ from rag.settings import Settings
 from ui.server import create_app
 
 RUTTE = "What are Rutte's three priorities?"
+PRIORITIES = "002_159690cec7945fb9"  # the demo article with the three priorities
 ALLOWED_ORIGIN = "http://allowed.example"
 
 
@@ -241,13 +242,64 @@ def test_delete_removes_exactly_the_document_named(client: httpx.Client) -> None
     assert "zorblax-summary" in {d["doc_id"] for d in client.get("/api/documents").json()}
 
 
-def test_api_key_is_required_when_set(api_server: Server) -> None:
-    keyed = api_server.settings.replace(api_key="s3cret-key")
-    with serving(create_app(keyed, api_server.engine)) as url, httpx.Client(base_url=url) as c:
-        assert c.get("/api/health").status_code == 401
-        wrong = c.get("/api/health", headers={"X-API-Key": "s3cret-kex"})
+READER, EDITOR = "reader-k3y-for-tests", "editor-k3y-for-tests"
+
+
+@pytest.fixture(scope="module")
+def keyed(api_server: Server) -> Iterator[str]:
+    """The same app and index, run with a reader and an editor key."""
+    settings = api_server.settings.replace(api_key=EDITOR, reader_key=READER)
+    with serving(create_app(settings, api_server.engine)) as url:
+        yield url
+
+
+def test_with_keys_set_nothing_that_holds_data_answers_without_one(keyed: str) -> None:
+    with httpx.Client(base_url=keyed) as anyone:
+        for method, path in [("GET", "/api/health"), ("GET", "/api/documents"), ("POST", "/api/ask"),
+                             ("GET", f"/sources/{PRIORITIES}"), ("POST", "/widget/ask/stream"),
+                             ("GET", "/gradio_api/info"), ("GET", "/config"), ("POST", "/gradio_api/upload"),
+                             ("POST", "/gradio_api/queue/join"), ("DELETE", f"/api/documents/{PRIORITIES}")]:
+            response = anyone.request(method, path, json={"question": RUTTE})
+            assert response.status_code == 401, (method, path, response.status_code)
+        wrong = anyone.get("/api/health", headers={"X-API-Key": EDITOR[:-1] + "x"})
         assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
-        assert c.get("/api/health", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+        browser = anyone.get("/", headers={"Accept": "text/html"})
+        assert browser.status_code == 303 and browser.headers["location"] == "/login?next=%2F"
+        for open_page in ("/login", "/widget.js", "/widget", "/docs"):
+            assert anyone.get(open_page).status_code == 200, open_page
+        assert anyone.get("/widget").headers["content-security-policy"].endswith(f"frame-ancestors {ALLOWED_ORIGIN}")
+
+
+def test_a_reader_asks_and_reads_an_editor_also_changes_documents(keyed: str, api_server: Server) -> None:
+    with httpx.Client(base_url=keyed, headers={"X-API-Key": READER}, timeout=60) as reader:
+        assert reader.post("/api/ask", json={"question": RUTTE}).status_code == 200
+        assert reader.get(f"/sources/{PRIORITIES}").status_code == 200
+        note = [("files", ("reader-note.txt", b"Readers must not add this.", "text/plain"))]
+        for response in (reader.post("/api/documents", files=note), reader.delete(f"/api/documents/{PRIORITIES}"),
+                         reader.post("/gradio_api/upload", files=note)):
+            assert response.status_code == 403 and "editor key" in response.json()["detail"]
+    with httpx.Client(base_url=keyed, headers={"X-API-Key": EDITOR}, timeout=60) as editor:
+        added = editor.post("/api/documents", files=[("files", ("editor-note.txt", b"Editors may add notes.", "text/plain"))])
+        assert added.json()["files"][0]["status"] == "added"
+        assert editor.delete("/api/documents/editor-note").json() == {"removed": ["editor-note"]}
+    assert PRIORITIES in api_server.engine.snapshot().documents
+
+
+def test_a_browser_signs_in_once_and_carries_a_session_cookie(keyed: str) -> None:
+    with httpx.Client(base_url=keyed) as browser:
+        refused = browser.post("/login", data={"key": "guess", "next": "/"})
+        assert refused.status_code == 401 and "not valid" in refused.text
+        signed_in = browser.post("/login", data={"key": READER, "next": "https://elsewhere.example/"})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"  # never sent elsewhere
+        cookie = signed_in.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert browser.get(f"/sources/{PRIORITIES}").status_code == 200
+        assert browser.get("/gradio_api/info").status_code == 200
+        assert browser.post("/api/documents", files=[("files", ("x.txt", b"x", "text/plain"))]).status_code == 403
+        session = browser.cookies["rag_session"]
+        forged = session.replace("reader.", "editor.", 1)
+        browser.cookies.set("rag_session", forged)
+        assert browser.get("/api/health").status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,13 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from test_api import RUTTE, Server, running_server  # tests/ is on sys.path under pytest
+from test_api import READER, RUTTE, Server, running_server, serving  # tests/ is on sys.path under pytest
+from ui.server import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -69,10 +71,8 @@ def context(browser: object, server: Server) -> Iterator[object]:
     assert server.outbound == []
 
 
-@pytest.fixture(scope="session")
-def host_site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An intranet page on a second loopback port, with the snippet and styles that would clash."""
-    root = tmp_path_factory.mktemp("host-site")
+def write_intranet_page(root: Path, snippet: str) -> None:
+    """An intranet page with the snippet, and styles that would clash with the widget's."""
     (root / "index.html").write_text(
         "<!doctype html><html><head><title>Intranet</title><style>"
         "body { margin: 0; font-family: Georgia, serif; background: #f4f1ea; color: #333; }"
@@ -82,14 +82,27 @@ def host_site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "</style></head><body><header>Team intranet</header><main><h2>Notices</h2>"
         "<p>The quarterly readiness review moves to Thursday. Briefing packs are due on Wednesday noon.</p>"
         "<p>Questions about the alliance's leadership change? Ask the briefing bot in the corner.</p></main>"
-        f'<script src="{server.url}/widget.js" data-title="Briefing bot" async></script></body></html>',
+        f"{snippet}</body></html>",
         encoding="utf-8",
     )
+
+
+@contextmanager
+def intranet_site(root: Path) -> Iterator[str]:
+    """The folder served on a second loopback port: another origin than the chat's; yields the page's URL."""
     handler = functools.partial(_QuietHandler, directory=str(root))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         yield f"http://127.0.0.1:{httpd.server_address[1]}/index.html"
         httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def host_site(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("host-site")
+    write_intranet_page(root, f'<script src="{server.url}/widget.js" data-title="Briefing bot" async></script>')
+    with intranet_site(root) as url:
+        yield url
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -243,6 +256,33 @@ def test_widget_answers_on_a_page_of_another_origin(context: object, server: Ser
     _ask_in_widget(frame, "And who did he take over from?")
     assert "Stoltenberg" in frame.locator(".w-bot").last.inner_text()
     host.screenshot(path=str(DOCS / "screenshot-widget.png"))
+
+
+def test_with_keys_a_browser_signs_in_and_the_widget_asks_with_its_reader_key(
+        browser: object, context: object, server: Server, tmp_path: Path) -> None:
+    with intranet_site(tmp_path) as page_url:
+        settings = server.settings.replace(api_key="editor-" + READER, reader_key=READER,
+                                           cors_origins=(page_url.rsplit("/", 1)[0],))  # may frame the widget
+        with serving(create_app(settings, server.engine)) as url:
+            page = context.new_page()
+            page.goto(url + "/")
+            assert urlsplit(page.url).path == "/login"
+            page.fill("#key", READER)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#rag-question textarea")
+            assert re.search(r"\[\d+\]", ask_in_chat(page, RUTTE).inner_text())
+
+            write_intranet_page(tmp_path, f'<script src="{url}/widget.js" data-key="{READER}" async></script>')
+            visitor = browser.new_context()  # signed in nowhere: the snippet's key is all it has
+            try:
+                host = visitor.new_page()
+                host.goto(page_url)
+                frame = _open_widget(host)
+                _ask_in_widget(frame, RUTTE)
+                assert re.search(r"\[\d+\]", frame.locator(".w-bot").last.inner_text())
+                assert "#key" not in frame.url
+            finally:
+                visitor.close()
 
 
 def test_api_docs_work_offline(context: object, server: Server) -> None:

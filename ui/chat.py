@@ -20,6 +20,7 @@ from rag.answer import Answer, EvidenceFound
 from rag.chain import BACKENDS
 from rag.engine import Engine
 from rag.settings import Settings
+from ui.access import Access
 from ui.api import ANSWER_SLOTS
 from ui.documents import document_rows, ingest_uploads, save_upload
 from ui.examples import EXAMPLE_QUESTIONS
@@ -83,6 +84,7 @@ def _example_text(data: gr.SelectData) -> str:
 
 
 def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
+    access = Access.of(settings)
 
     def respond(question: str, turns: list[Turn], backend: str) -> Iterator[tuple[Any, ...]]:
         question = question.strip()
@@ -132,8 +134,11 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
         return documents_html(document_rows(engine))
 
     def add_files(
-        paths: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008  (Gradio's idiom)
+        paths: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()  # noqa: B008  (Gradio's idiom)
     ) -> tuple[str, str, None]:
+        if access.enabled and access.role_of({k.lower(): v for k, v in dict(request.headers).items()}) != "editor":
+            # The guard keeps readers from uploading; this keeps them from adding a file uploaded before.
+            return error_html("Adding documents needs an editor key: sign in with one."), documents_table(), None
         if not paths:
             return muted_html("Choose one or more files first."), documents_table(), None
         saved = []

@@ -192,12 +192,12 @@ def page_html(title: str, body: str, styles: Iterable[str] = ("page.css",), scri
     )
 
 
-def page_response(page: str, status: int = 200, frame_ancestors: str = "'none'") -> HTMLResponse:
+def page_response(page: str, status: int = 200, frame_ancestors: str = "'none'", form_action: str = "'none'") -> HTMLResponse:
     """A page of ours with a policy that lets nothing but our own files run or load,
     so even a mistake in escaping could not execute a document's script."""
     policy = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        f"frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {frame_ancestors}"
+        f"frame-src 'self'; base-uri 'none'; form-action {form_action}; frame-ancestors {frame_ancestors}"
     )
     return HTMLResponse(page, status, headers={"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
                                                "Referrer-Policy": "same-origin"})

@@ -20,7 +20,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 
 from rag.engine import Engine
 from rag.settings import Settings
-from ui import api, viewer, widget
+from ui import access, api, viewer, widget
+from ui.access import Access, AccessGuard
 from ui.chat import ASSETS, build_chat, theme
 from ui.limits import JSON_BODY_LIMIT, BodyLimit
 
@@ -28,8 +29,9 @@ DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 API_DESCRIPTION = """Cited answers from your own documents.
 
-When the server runs with an API key (`RAG_API_KEY`), every `/api` request needs the
-header `X-API-Key`. Answers are the same JSON that `rag ask --json` prints."""
+When the server runs with keys (`RAG_READER_KEY`, `RAG_API_KEY` for editors), every request
+needs the header `X-API-Key`; uploading and deleting need the editor key. Answers are the
+same JSON that `rag ask --json` prints."""
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -47,6 +49,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return None
 
     app.add_middleware(BodyLimit, limit_for=body_limit)
+    app.add_middleware(AccessGuard, access=Access.of(settings))  # inside CORS: preflights need no key
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -55,6 +58,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
 
+    app.include_router(access.router)
     app.include_router(api.router)
     app.include_router(viewer.router)
     app.include_router(widget.router)

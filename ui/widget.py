@@ -4,8 +4,9 @@ The loader (`/widget.js`) puts a button and a panel on the host page inside a Sh
 DOM, so neither page's styles leak into the other; the panel frames `/widget`, a chat
 page served from here, so the widget needs no CORS and works from any origin.
 
-`/widget/ask/stream` is `/api/ask/stream` without the API key: the key guards the REST
-API for programs, while the widget is the chat UI, as open as the chat at `/`.
+`/widget/ask/stream` is `/api/ask/stream` for the widget. When the server asks for keys
+(`ui/access.py`), the snippet carries a reader key (`data-key`), which the frame sends
+with each question, and only the origins in `cors_origins` may frame the widget.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, HTMLResponse
 
+from ui.access import Access
 from ui.api import ask_stream
 from ui.examples import EXAMPLE_QUESTIONS
 from ui.render import esc, page_html, page_response
@@ -45,9 +47,12 @@ async def widget_page(request: Request) -> HTMLResponse:
         f'<textarea id="w-question" rows="1" maxlength="{limit}" placeholder="Ask a question…" required></textarea>'
         '<button type="submit" id="w-send">Send</button></form></div>'
     )
-    # Framing is the point of this page, from whichever origin embeds the snippet.
+    # Framing is the point of this page. With keys, the snippet carries a reader key, so only the
+    # allowed origins (`cors_origins`) may frame it; without keys, any page may.
+    settings = request.app.state.settings
+    origins = " ".join(settings.cors_origins) if Access.of(settings).enabled and settings.cors_origins else "*"
     return page_response(page_html("Briefing bot", body, styles=("widget.css",), scripts=("widget-chat.js",)),
-                         frame_ancestors="*")
+                         frame_ancestors=origins)
 
 
 @router.get("/embed-demo")

@@ -6,6 +6,9 @@
   const input = document.getElementById("w-question");
   const send = document.getElementById("w-send");
   const history = [];
+  // The reader key the loader passed in the fragment; taken out of the address at once.
+  const key = new URLSearchParams(location.hash.slice(1)).get("key") || "";
+  if (location.hash) window.history.replaceState(null, "", location.pathname);
 
   const el = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -122,7 +125,7 @@
     try {
       const response = await fetch("/widget/ask/stream", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...(key ? { "X-API-Key": key } : {}) },
         body: JSON.stringify({ question, history }),
       });
       if (!response.ok) {

@@ -1,4 +1,5 @@
 // The embeddable widget's loader: <script src="http://HOST/widget.js" data-title="…" async></script>
+// (with `data-key="READER KEY"` when the server asks for keys).
 // Adds a chat button and a panel inside a Shadow DOM (the host page's styles and ours
 // cannot touch each other); the panel frames HOST/widget, so no CORS is involved.
 (() => {
@@ -7,6 +8,7 @@
   window.__ragWidgetLoaded = true;
   const origin = new URL(script.src, location.href).origin;
   const title = script.dataset.title || "Ask the documents";
+  const key = script.dataset.key || "";
 
   const host = document.createElement("div");
   host.setAttribute("data-rag-widget", "");
@@ -50,7 +52,8 @@
     if (open && !frame) {
       frame = document.createElement("iframe");
       frame.title = title;
-      frame.src = `${origin}/widget`;
+      // In the fragment, which is never sent to a server or written to its logs.
+      frame.src = `${origin}/widget` + (key ? `#key=${encodeURIComponent(key)}` : "");
       panel.append(frame);
     }
     panel.hidden = !open;
