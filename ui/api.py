@@ -30,6 +30,7 @@ from ui.documents import document_rows, forget_upload, ingest_uploads, save_uplo
 # thrashes them, and threads woken by the engine's (unfair) locks can starve for
 # a minute under load. Answers beyond this many wait in a first-come queue instead.
 ANSWER_SLOTS = max(2, os.cpu_count() or 2)
+DISCONNECT_POLL_SECONDS = 0.5  # how often a request waiting for a slot checks that its client is still there
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                description="A reader or editor key, when the server runs with keys set.")
@@ -88,48 +89,69 @@ def _history(body: AskRequest) -> list[dict[str, str]]:
 async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     question = checked_question(body, settings_of(request))
+    answer = None
     try:
-        answer = await anyio.to_thread.run_sync(partial(engine.ask, question, _history(body), body.backend),
-                                                limiter=_answer_slots(request))
+        async for item in _answer_items(engine.ask_stream(question, _history(body), body.backend), request):
+            answer = item if isinstance(item, Answer) else answer
     except BackendUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
+    if answer is None:
+        raise HTTPException(499, "the client closed the request before the answer was ready")
     return answer.to_json()
 
 
 async def ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
-    """Server-sent events: `token` (answer text as generated), then one `answer` (the Answer JSON);
-    `error` (JSON with `detail`) if answering fails midway."""
+    """Server-sent events: `evidence` (the passages found, before the model starts), `token`
+    (answer text as it is checked), then one `answer` (the Answer JSON); `error` (JSON with
+    `detail`) if answering fails midway."""
     engine = engine_of(request)
     question = checked_question(body, settings_of(request))
-    stream = engine.ask_stream(question, _history(body), body.backend)
-    return EventSourceResponse(_answer_events(stream, _answer_slots(request)))
+    return EventSourceResponse(_answer_events(engine.ask_stream(question, _history(body), body.backend), request))
 
 
 router.add_api_route("/ask/stream", ask_stream, methods=["POST"], summary="Answer a question, streamed as SSE",
                      response_class=EventSourceResponse)
 
 
-async def _answer_events(stream: Iterator[str | EvidenceFound | Answer], slots: anyio.CapacityLimiter) -> AsyncIterator[ServerSentEvent]:
-    # The slot is held for the whole answer, not per token: the local model's lock is held
-    # across tokens, so a stream waiting for a slot mid-answer could deadlock with it.
-    borrower, done = object(), object()
-    await slots.acquire_on_behalf_of(borrower)
+async def _answer_events(stream: Iterator[str | EvidenceFound | Answer], request: Request) -> AsyncIterator[ServerSentEvent]:
     try:
-        while (item := await anyio.to_thread.run_sync(next, stream, done)) is not done:
+        async for item in _answer_items(stream, request):
             if isinstance(item, Answer):
                 yield ServerSentEvent(json.dumps(item.to_json(), ensure_ascii=False), event="answer")
             elif isinstance(item, EvidenceFound):
-                # Shown while the model still reads: the evidence the answer will cite.
                 evidence = [dataclasses.asdict(c) for c in item.citations]
                 yield ServerSentEvent(json.dumps(evidence, ensure_ascii=False), event="evidence")
             else:
                 yield ServerSentEvent(item, event="token")
     except Exception as exc:  # noqa: BLE001  (the response has started: an error can only travel as an event)
         yield ServerSentEvent(json.dumps({"detail": f"{type(exc).__name__}: {exc}"}), event="error")
+
+
+async def _answer_items(stream: Iterator[str | EvidenceFound | Answer],
+                        request: Request) -> AsyncIterator[str | EvidenceFound | Answer]:
+    """The answer stream's items, computed in a worker thread while holding an answer slot, for
+    as long as the client is there: a client that hangs up, while waiting for a slot or midway,
+    stops its answer at the next sentence, and the next client does not wait for it."""
+    slots = _answer_slots(request)
+    # The slot is held for the whole answer, not per token: the local model's lock is held
+    # across tokens, so a stream waiting for a slot mid-answer could deadlock with it.
+    borrower, done = object(), object()
+    while True:
+        with anyio.move_on_after(DISCONNECT_POLL_SECONDS):
+            await slots.acquire_on_behalf_of(borrower)
+            break
+        if await request.is_disconnected():
+            return
+    try:
+        while not await request.is_disconnected():
+            item = await anyio.to_thread.run_sync(next, stream, done)
+            if item is done:
+                return
+            yield item
     finally:
-        # A client that hangs up mid-answer must not leave the generator (and the LLM lock it holds) open.
+        # Closing the generator stops the model and frees the lock it holds.
         close = getattr(stream, "close", None)
         if close is not None:
             with anyio.CancelScope(shield=True):
