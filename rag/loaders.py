@@ -6,6 +6,7 @@ ingest of a thousand files reports the three bad ones and carries on.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import io
@@ -13,8 +14,11 @@ import json
 import logging
 import os
 import re
+import string
 import unicodedata
 import warnings
+import zipfile
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +44,10 @@ SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
 
 TITLE_MAX_CHARS = 120
 
+# A str that UTF-8 cannot encode, as json.loads makes from the escape "\udc80" and Python from
+# a file name that is not UTF-8: the embedder's tokenizer and the index files fail on it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class LoadError(Exception):
     """A file that cannot be turned into documents; the message is a one-line reason."""
@@ -58,9 +66,11 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[
     """Find the files to load under `paths` and report what cannot be loaded at all.
 
     Folders are walked recursively in sorted order; hidden files and folders
-    (`.git`, `.DS_Store`) and Office lock files (`~$x.docx`) are skipped silently.
-    A file named explicitly is always considered, hidden or not. Roots keep the
-    order they were given in; a file reachable from two roots is listed once.
+    (`.git`, `.DS_Store`) and Office lock files (`~$x.docx`) are skipped silently;
+    symlinks out of the folder, broken symlinks, FIFOs, sockets, devices and paths
+    that are not UTF-8 are reported. A file named explicitly is always considered,
+    hidden or not. Roots keep the order they were given in; a file reachable from two
+    roots is listed once.
 
     doc_id is the path relative to its root without the suffix ("sub/a-b" for
     `root/sub/a b.md`), or the stem for a file named directly. When two files would
@@ -75,7 +85,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
-            candidates = [(p, p.relative_to(root).as_posix()) for p in _walk(root)]
+            candidates = [(p, p.relative_to(root).as_posix()) for p in _walk(root, problems)]
         elif root.is_file():
             candidates = [(root, root.name)]
         elif root.exists():
@@ -90,6 +100,9 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[
                 problems.append((str(path), _unsupported(suffix)))
                 continue
             resolved = path.resolve()
+            if _LONE_SURROGATE.search(str(resolved)):
+                problems.append((str(path), "path is not valid UTF-8"))
+                continue
             if resolved not in seen:
                 seen.add(resolved)
                 found.append((resolved, relative))
@@ -97,14 +110,40 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[
     return [SourceFile(path, doc_id) for (path, _), doc_id in zip(found, ids)], problems
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    # os.walk without following symlinked folders cannot loop, unlike a naive rglob.
+def _walk(root: Path, problems: list[tuple[str, str]]) -> Iterator[Path]:
+    """The regular files under root in sorted order; what cannot be loaded safely goes to problems.
+
+    A symlink is followed only to a file inside root: one leading out would let whoever
+    controls the folder have any file of the user ingesting it read in (passwd.txt ->
+    /etc/passwd). Symlinked folders are not walked (os.walk cannot loop), and FIFOs, sockets
+    and devices are never opened: reading a FIFO blocks, reading /dev/zero never ends.
+    """
+    inside = root.resolve()
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
+        for name in dirs:
             path = Path(folder, name)
-            if not name.startswith((".", "~$")) and path.is_file():
+            if path.is_symlink() and (reason := _link_problem(path, inside)):
+                problems.append((str(path), reason))
+        for name in sorted(files):
+            if name.startswith((".", "~$")):
+                continue
+            path = Path(folder, name)
+            reason = _link_problem(path, inside) if path.is_symlink() else None
+            if reason is None and not path.is_file():
+                reason = "not a regular file"
+            if reason:
+                problems.append((str(path), reason))
+            else:
                 yield path
+
+
+def _link_problem(link: Path, inside: Path) -> str | None:
+    try:
+        target = Path(os.path.realpath(link, strict=True))
+    except OSError as exc:  # a missing target or a loop
+        return f"broken symlink: {exc.strerror or exc}"
+    return None if target.is_relative_to(inside) else f"symlink to {target}, outside the folder"
 
 
 def _unsupported(suffix: str) -> str:
@@ -164,6 +203,8 @@ def load_file(file: SourceFile) -> list[Document]:
     if not text.strip():
         raise LoadError("empty document")
     title = _cut_title(title) or _first_line_title(text) or file.path.stem
+    if _LONE_SURROGATE.search(title) or _LONE_SURROGATE.search(text):  # pypdf can map a glyph to one
+        raise LoadError("text holds a lone surrogate (invalid Unicode)")
     return [_document(file.doc_id, title, str(file.path), file, text, meta)]
 
 
@@ -177,8 +218,7 @@ def _document(
         origin=str(file.path),
         lang=lang or detect_language(text),
         text=text,
-        # surrogatepass: a JSON record may hold a lone surrogate escape; hash it rather than crash.
-        content_hash=hashlib.sha256(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest(),
+        content_hash=hashlib.sha256(f"{title}\n{text}".encode()).hexdigest(),
         meta=meta,
     )
 
@@ -272,7 +312,7 @@ _BLOCK_TAGS = {
 
 
 def _read_html(data: bytes) -> tuple[str, str, dict[str, Any]]:
-    markup = _decode_html(data)
+    markup = _cap_html_depth(_decode_html(data))
     try:
         tree = LexborHTMLParser(markup)
         title = next((t for n in tree.css("title, h1") if (t := n.text().strip())), "")
@@ -288,10 +328,90 @@ def _decode_html(data: bytes) -> str:
     declared = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", data[:4096], re.IGNORECASE)
     if declared:
         try:
-            return data.decode(declared.group(1).decode("ascii"))
+            markup = data.decode(declared.group(1).decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             pass
+        else:
+            if not _LONE_SURROGATE.search(markup):  # utf-7 and unicode_escape can spell one
+                return markup
     return _decode_text(data)[0]
+
+
+# lexbor, like other HTML5 parsers, searches its stack of open elements for most tags, so its
+# time grows with the square of the nesting depth (minutes for 200k nested <div>s). Browsers
+# stop nesting at 512 levels; here the tags of deeper elements are dropped before parsing.
+_MAX_HTML_DEPTH = 512
+# Elements the depth scan need not track: void ones never stay open, and the others are
+# closed by their next sibling or ignored outside a table, so they cannot nest without a
+# tracked element in between (a <form> inside a form is ignored; </form> closes nothing else).
+_UNTRACKED_TAGS = {
+    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img",
+    "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
+    "html", "head", "body", "form", "p", "li", "dd", "dt", "option",
+    "caption", "colgroup", "thead", "tbody", "tfoot", "tr", "td", "th",
+}  # fmt: skip
+# The parser ignores an end tag rather than close one of these elements on its way down.
+_SPECIAL_TAGS = {
+    "address", "applet", "article", "aside", "blockquote", "button", "center", "details", "dir",
+    "div", "dl", "fieldset", "figcaption", "figure", "footer", "frameset", "h1", "h2", "h3", "h4",
+    "h5", "h6", "header", "hgroup", "listing", "main", "marquee", "menu", "nav", "noscript",
+    "object", "ol", "pre", "search", "section", "select", "summary", "table", "template", "ul",
+    "mi", "mo", "mn", "ms", "mtext", "annotation-xml", "foreignobject", "desc",
+}  # fmt: skip
+# Tags as the HTML tokenizer reads them, so that nothing can pass for one: comments (also cut
+# short or unclosed), the text of <script> and its kind and <!...> or <?...> hold none, and a
+# ">" inside a quoted attribute value does not end a tag.
+_HTML_TOKEN = re.compile(
+    r"""
+    <!--(?: -?> | .*?--!?> | .* )
+    | <(?P<raw>script|style|textarea|title|xmp|iframe|noembed|noframes)(?=[\t\n\f\r />])
+      .*?(?: </(?P=raw)(?=[\t\n\f\r />]) | \Z )
+    | <(?P<end>/?)(?P<name>[a-z][^\t\n\f\r />]*) (?: [^>=] | =[\t\n\f\r ]*(?:"[^"]*"|'[^']*')? )* >?
+    | <(?: [!?] | /(?![a-z]) )[^>]*>?
+    """,
+    re.VERBOSE | re.IGNORECASE | re.ASCII | re.DOTALL,
+)
+# HTML folds only ASCII letters: str.lower() would make "</xk>" close "<x\u212a>" (Kelvin sign).
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _cap_html_depth(markup: str) -> str:
+    """markup without the tags of elements nested deeper than _MAX_HTML_DEPTH; their text stays.
+
+    The scan follows the parser's stack of open elements closely enough to bound it, erring
+    towards deeper: an end tag closes nothing across a special element (</span> in
+    <span><div></span> is ignored), comments and scripts hold no tags. It reads SVG/MathML
+    content and escaped scripts (<script><!--<script>) as plain HTML.
+    """
+    stack: list[str] = []
+    positions: dict[str, list[int]] = defaultdict(list)  # where in stack each tag name is open
+    specials: list[int] = []  # where in stack the open special elements are
+    pieces: list[str] = []
+    copied = 0
+    for token in _HTML_TOKEN.finditer(markup):
+        name = (token["name"] or "").translate(_ASCII_LOWER)
+        if not name or name in _UNTRACKED_TAGS:
+            continue
+        if not token["end"]:
+            depth = len(stack)
+            positions[name].append(depth)
+            if name in _SPECIAL_TAGS:
+                specials.append(depth)
+            stack.append(name)
+        elif (open_at := positions.get(name)) and open_at[-1] >= (specials[-1] if specials else 0):
+            depth = open_at[-1]
+            while len(stack) > depth:
+                closed = stack.pop()
+                positions[closed].pop()
+                if specials and specials[-1] == len(stack):
+                    specials.pop()
+        else:
+            continue  # the parser ignores this end tag
+        if depth >= _MAX_HTML_DEPTH:
+            pieces.append(markup[copied : token.start()])
+            copied = token.end()
+    pieces.append(markup[copied:])
+    return "".join(pieces)
 
 
 class _HtmlText:
@@ -387,14 +507,67 @@ def _reason(exc: Exception) -> str:
 # ---- DOCX
 
 
+# python-docx holds every part of the zip in memory and parses the XML ones, so a 2 MB zip
+# bomb whose document.xml unpacks to 600 MB takes gigabytes. A DOCX may unpack to this much
+# more than its own size (media are stored about 1:1, XML packs 5-20:1) ...
+_DOCX_MAX_GROWTH = 50 * 1024 * 1024
+# ... and no part bigger than _DOCX_RATIO_FROM may pack tighter than this.
+_DOCX_MAX_RATIO = 100
+_DOCX_RATIO_FROM = 1024 * 1024
+_MB = 1024 * 1024
+
+
 def _read_docx(data: bytes) -> tuple[str, str, dict[str, Any]]:
     try:
+        _check_docx_sizes(data)
         document = docx.Document(io.BytesIO(data))
         lines = list(_docx_lines(document))
         title = document.core_properties.title or _docx_heading(document)
+    except LoadError:
+        raise
     except Exception as exc:  # a damaged zip or XML part; the ingest must go on
         raise LoadError(f"corrupt DOCX: {_reason(exc)}") from exc
     return title, "\n".join(line for line in lines if line.strip()), {"format": "docx"}
+
+
+def _check_docx_sizes(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = archive.infolist()
+        growth = sum(part.file_size for part in parts) - len(data)
+        if growth > _DOCX_MAX_GROWTH:
+            raise LoadError(
+                f"DOCX would unpack to {growth // _MB} MB more than its size, over the "
+                f"{_DOCX_MAX_GROWTH // _MB} MB limit (zip bomb?)"
+            )
+        for part in parts:
+            # zipfile inflates bzip2 and LZMA in one go, however big (a 470-byte part took 600 MB).
+            if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise LoadError(
+                    f"DOCX part {part.filename} uses compression method {part.compress_type}, which Word never writes"
+                )
+            if part.file_size > _DOCX_RATIO_FROM and part.file_size > _DOCX_MAX_RATIO * part.compress_size:
+                ratio = part.file_size // max(part.compress_size, 1)
+                raise LoadError(
+                    f"DOCX part {part.filename} is compressed {ratio}:1, over the {_DOCX_MAX_RATIO}:1 limit (zip bomb?)"
+                )
+            if _unpacked_size(archive, part) > part.file_size:
+                raise LoadError(f"DOCX part {part.filename} unpacks to more than its declared size (zip bomb?)")
+
+
+def _unpacked_size(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
+    """The size of part, read in bounded steps up to one byte more than it declares.
+
+    zipfile cuts a part off at its declared size, but only after inflating what it read in
+    one go, which for python-docx is the whole part: one that claims 1 KB and holds 600 MB
+    would still cost 600 MB there.
+    """
+    probe = copy.copy(part)
+    probe.file_size = part.file_size + 1
+    size = 0
+    with archive.open(probe) as stream:
+        while chunk := stream.read(_MB):
+            size += len(chunk)
+    return size
 
 
 def _docx_lines(container: DocxDocument | _Cell) -> Iterator[str]:
@@ -426,9 +599,9 @@ def _docx_heading(document: DocxDocument) -> str:
 def _load_jsonl(file: SourceFile, data: bytes) -> list[Document]:
     """One document per record {"id", "text", optional "title", "source", "lang"}.
 
-    A bad line (invalid JSON, missing or empty id/text, an id seen before) is skipped
-    and logged as a warning with its line number, so one stray line does not throw
-    away a whole benchmark corpus. A file with no valid record is a LoadError.
+    A bad line (invalid JSON, missing or empty id/text, an id seen before, a lone surrogate)
+    is skipped and logged as a warning with its line number, so one stray line does not
+    throw away a whole benchmark corpus. A file with no valid record is a LoadError.
     """
     text, _ = _decode_text(data)
     documents: list[Document] = []
@@ -475,13 +648,17 @@ def _jsonl_record(line: str, seen: set[str]) -> dict[str, str]:
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise _BadRecord("missing or empty 'text'")
-    return {
+    fields = {
         "id": doc_id,
         "text": text,
         "title": _optional_str(record, "title"),
         "source": _optional_str(record, "source"),
         "lang": _optional_str(record, "lang").lower(),
     }
+    for key, value in fields.items():
+        if _LONE_SURROGATE.search(value):
+            raise _BadRecord(f"lone surrogate in {key!r} (invalid Unicode)")
+    return fields
 
 
 def _optional_str(record: dict[str, Any], key: str) -> str:
