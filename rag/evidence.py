@@ -21,6 +21,7 @@ import numpy as np
 from index.lexical import tokenize
 from rag.chunking import count_tokens, sentence_spans
 from rag.embedders import Embedder
+from rag.instructions import addresses_assistant
 from rag.retrieval import CLOSING, Passage
 
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
@@ -202,8 +203,8 @@ def _sentences(passages: list[Passage]) -> list[tuple[int, str, int, int, str]]:
             while end < len(passage.text) and passage.text[end] in CLOSING:
                 end += 1  # the quote a sentence closes is part of it
             key = (passage.doc_id, passage.start + start)
-            if key in seen or end - start < MIN_SENTENCE_CHARS:
-                continue
+            if key in seen or end - start < MIN_SENTENCE_CHARS or addresses_assistant(passage.text[start:end]):
+                continue  # an order to the assistant is no evidence (rag/instructions.py)
             seen.add(key)
             out.append((k, passage.doc_id, passage.start + start, passage.start + end, passage.text[start:end]))
     return out
