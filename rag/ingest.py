@@ -68,7 +68,7 @@ def ingest(
     loaded: dict[str, list[Document]] = {}
     for n, file in enumerate(tqdm(files, desc="reading", unit="file", disable=not show_progress), start=1):
         try:
-            loaded[str(file.path)] = load_file(file)
+            loaded[str(file.path)] = load_file(file, report.skipped)
         except LoadError as exc:
             report.skipped.append((str(file.path), str(exc)))
         if progress:

@@ -180,8 +180,11 @@ def _safe_id(relative: str) -> str:
 # --------------------------------------------------------------------------- load
 
 
-def load_file(file: SourceFile) -> list[Document]:
+def load_file(file: SourceFile, skipped: list[tuple[str, str]] | None = None) -> list[Document]:
     """All documents in one file: one for most formats, one per record for .jsonl.
+
+    A bad record of a .jsonl file is skipped, and ("<path>, line <n>", reason) appended to
+    `skipped` when a list is given.
 
     .txt/.md text is kept exactly as decoded (only \\r\\n becomes \\n), because chunks
     and highlighted citations are character offsets into it. HTML, PDF and DOCX give
@@ -198,7 +201,7 @@ def load_file(file: SourceFile) -> list[Document]:
     if not data:
         raise LoadError("empty document")
     if suffix == ".jsonl":
-        return _load_jsonl(file, data)
+        return _load_jsonl(file, data, skipped if skipped is not None else [])
     title, text, meta = _READERS[suffix](data)
     if not text.strip():
         raise LoadError("empty document")
@@ -596,24 +599,24 @@ def _docx_heading(document: DocxDocument) -> str:
 # ---- JSON Lines
 
 
-def _load_jsonl(file: SourceFile, data: bytes) -> list[Document]:
+def _load_jsonl(file: SourceFile, data: bytes, skipped: list[tuple[str, str]]) -> list[Document]:
     """One document per record {"id", "text", optional "title", "source", "lang"}.
 
     A bad line (invalid JSON, missing or empty id/text, an id seen before, a lone surrogate)
-    is skipped and logged as a warning with its line number, so one stray line does not
+    is skipped and reported in `skipped` with its line number, so one stray line does not
     throw away a whole benchmark corpus. A file with no valid record is a LoadError.
     """
     text, _ = _decode_text(data)
     documents: list[Document] = []
     seen: set[str] = set()
-    bad: list[str] = []
+    bad: list[tuple[str, str]] = []  # (where, why)
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = _jsonl_record(line, seen)
         except _BadRecord as exc:
-            bad.append(f"line {number}: {exc}")
+            bad.append((f"{file.path}, line {number}", str(exc)))
             continue
         seen.add(record["id"])
         source = record["source"] or f"{file.path}#{record['id']}"
@@ -621,9 +624,8 @@ def _load_jsonl(file: SourceFile, data: bytes) -> list[Document]:
         meta = {"format": "jsonl", "line": number}
         documents.append(_document(record["id"], title, source, file, record["text"], meta, record["lang"]))
     if not documents:
-        raise LoadError(f"no valid records ({bad[0]})" if bad else "empty document")
-    if bad:
-        log.warning("%s: skipped %d bad line(s): %s", file.path, len(bad), "; ".join(bad[:5]))
+        raise LoadError(f"no valid records ({bad[0][0].rpartition(', ')[2]}: {bad[0][1]})" if bad else "empty document")
+    skipped.extend(bad)
     return documents
 
 

@@ -223,6 +223,19 @@ def test_a_failed_re_upload_keeps_the_previous_version_in_the_index_and_on_disk(
     assert not any((stored.parent / ".staging").iterdir())
 
 
+def test_a_re_upload_with_a_bad_record_changes_nothing_and_says_which_line(client: httpx.Client) -> None:
+    good = b'{"id": "quay-1", "text": "Quay one takes ferries."}\n{"id": "quay-2", "text": "Quay two takes barges."}'
+    first = client.post("/api/documents", files=[("files", ("quays.jsonl", good, "application/jsonl"))]).json()
+    assert first["files"][0]["status"] == "added" and first["files"][0]["reason"] == ""
+    broken = good.replace(b'{"id": "quay-2"', b'{"id": "quay-2",,')
+    outcome = client.post("/api/documents", files=[("files", ("quays.jsonl", broken, "application/jsonl"))]).json()["files"][0]
+    assert outcome["status"] == "skipped" and "line 2: invalid JSON" in outcome["reason"] and "kept" in outcome["reason"]
+    assert {"quay-1", "quay-2"} <= {d["doc_id"] for d in client.get("/api/documents").json()}
+    fresh = client.post("/api/documents", files=[("files", ("docks.jsonl", broken.replace(b"quay", b"dock"),
+                                                             "application/jsonl"))]).json()["files"][0]
+    assert fresh["status"] == "added" and fresh["documents"] == ["dock-1"] and "line 2: invalid JSON" in fresh["reason"]
+
+
 def test_delete_document(client: httpx.Client, api_server: Server) -> None:
     client.post("/api/documents", files=[("files", ("short-lived.txt", b"A note that will be removed soon.", "text/plain"))])
     assert client.delete("/api/documents/short-lived").json() == {"removed": ["short-lived"]}

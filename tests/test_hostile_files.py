@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import signal
 import socket
@@ -44,7 +43,7 @@ def assert_valid_unicode(docs: list) -> None:
 # --------------------------------------------------------------------------- lone surrogates
 
 
-def test_jsonl_records_with_lone_surrogates_are_skipped_and_the_others_load(tmp_path, caplog):
+def test_jsonl_records_with_lone_surrogates_are_skipped_and_the_others_load(tmp_path):
     lines = [
         json.dumps({"id": "ok-1", "text": "First good record."}),
         '{"id": "bad-text", "text": "broken \\udc80 text"}',
@@ -54,18 +53,17 @@ def test_jsonl_records_with_lone_surrogates_are_skipped_and_the_others_load(tmp_
     ]
     path = write(tmp_path / "corpus.jsonl", "\n".join(lines))
 
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"):
-        docs = load_one(path)
+    skipped: list[tuple[str, str]] = []
+    docs = load_file(SourceFile(path.resolve(), path.stem), skipped)
 
     assert [d.doc_id for d in docs] == ["ok-1", "ok-2"]
     assert docs[1].text.endswith("\U0001f600")
     assert_valid_unicode(docs)
-    (warning,) = caplog.records
-    message = warning.getMessage()
-    assert "skipped 3 bad line(s)" in message
-    assert "line 2: lone surrogate in 'text' (invalid Unicode)" in message
-    assert "line 3: lone surrogate in 'title' (invalid Unicode)" in message
-    assert "line 4: lone surrogate in 'id' (invalid Unicode)" in message
+    assert [(where.rpartition(", ")[2], why) for where, why in skipped] == [
+        ("line 2", "lone surrogate in 'text' (invalid Unicode)"),
+        ("line 3", "lone surrogate in 'title' (invalid Unicode)"),
+        ("line 4", "lone surrogate in 'id' (invalid Unicode)"),
+    ]
 
 
 def test_jsonl_with_only_lone_surrogate_records_is_a_load_error(tmp_path):

@@ -450,7 +450,7 @@ def test_jsonl_record_without_source_or_lang_gets_defaults(tmp_path):
     assert doc.title == "Das ist ein deutscher Satz über die NATO."
 
 
-def test_jsonl_bad_lines_are_skipped_and_logged(tmp_path, caplog):
+def test_jsonl_bad_lines_are_skipped_and_reported(tmp_path):
     lines = [
         json.dumps({"id": "ok-1", "text": "First good record."}),
         "{not json",
@@ -461,13 +461,11 @@ def test_jsonl_bad_lines_are_skipped_and_logged(tmp_path, caplog):
         json.dumps({"id": 7, "text": "Numeric ids are fine."}),
     ]
     path = write(tmp_path / "c.jsonl", "\n".join(lines))
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"):
-        docs = load_one(path)
+    skipped: list[tuple[str, str]] = []
+    docs = load_file(SourceFile(path.resolve(), path.stem), skipped)
     assert [d.doc_id for d in docs] == ["ok-1", "7"]
-    (warning,) = caplog.records
-    assert "skipped 4 bad line(s)" in warning.getMessage()
-    assert "line 2: invalid JSON" in warning.getMessage()
-    assert "line 6: duplicate id 'ok-1'" in warning.getMessage()
+    assert [where.rpartition(", ")[2] for where, _ in skipped] == ["line 2", "line 3", "line 4", "line 6"]
+    assert skipped[0][1].startswith("invalid JSON") and skipped[3][1] == "duplicate id 'ok-1'"
 
 
 def test_jsonl_without_any_valid_record_is_a_load_error(tmp_path):

@@ -34,7 +34,7 @@ class FileOutcome:
     file: str  # the name the file was uploaded as
     status: Status
     documents: list[str] = field(default_factory=list)  # doc ids the file now stands for in the index
-    reason: str = ""  # why a skipped file was skipped
+    reason: str = ""  # why a skipped file was skipped; what of an added one was left out
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +74,7 @@ def ingest_uploads(engine: Engine, staged: list[tuple[str, Path]], progress: Pro
     ready: list[tuple[int, Path, Path]] = []  # (position, staged path, its place in the uploads folder)
     for position, (name, path) in enumerate(staged):
         target = folder / path.name
-        problem = _load_problem(path)
+        problem = _load_problem(path, replaces=bool(held.get(str(target))))
         if problem:
             kept = " (the version uploaded before is kept)" if held.get(str(target)) else ""
             outcomes[position] = FileOutcome(name, "skipped", held.get(str(target), []), problem + kept)
@@ -90,27 +90,36 @@ def ingest_uploads(engine: Engine, staged: list[tuple[str, Path]], progress: Pro
     skipped = dict(report.skipped)
     for position, _, target in ready:
         name, docs = staged[position][0], held.get(str(target), [])
+        records = [(where, why) for where, why in report.skipped if where.startswith(f"{target}, ")]
+        note = f"added without {_bad_records(records)}" if records else ""
         if str(target) in skipped:
             outcomes[position] = FileOutcome(name, "skipped", docs, skipped[str(target)])
         elif any(d in report.added for d in docs):
-            outcomes[position] = FileOutcome(name, "added", docs)
+            outcomes[position] = FileOutcome(name, "added", docs, note)
         elif any(d in report.updated for d in docs):
-            outcomes[position] = FileOutcome(name, "updated", docs)
+            outcomes[position] = FileOutcome(name, "updated", docs, note)
         else:
-            outcomes[position] = FileOutcome(name, "unchanged", docs)
+            outcomes[position] = FileOutcome(name, "unchanged", docs, note)
     return [outcomes[position] for position in range(len(staged))]
 
 
-def _load_problem(path: Path) -> str:
-    """Why the file does not load, or ""."""
+def _load_problem(path: Path, replaces: bool) -> str:
+    """Why the file does not load, or "". A file that replaces an upload must load whole:
+    its bad records would otherwise leave the index without a word."""
     files, problems = discover([path])
     if problems:
         return problems[0][1]
+    skipped: list[tuple[str, str]] = []
     try:
-        load_file(files[0])
+        load_file(files[0], skipped)
     except LoadError as exc:
         return str(exc)
-    return ""
+    return _bad_records(skipped) if replaces and skipped else ""
+
+
+def _bad_records(skipped: list[tuple[str, str]]) -> str:
+    lines = "; ".join(f"{where.rpartition(', ')[2]}: {why}" for where, why in skipped[:3])
+    return f"{len(skipped)} bad record(s) ({lines}{'; …' if len(skipped) > 3 else ''})"
 
 
 @contextmanager
