@@ -355,10 +355,10 @@ def test_truncated_pdf_is_a_load_error(tmp_path):
         load_one(path)
 
 
-def encrypted_pdf(tmp_path, text, user_password):
+def encrypted_pdf(tmp_path, text, user_password, algorithm="RC4-128"):
     reader = pypdf.PdfReader(write(tmp_path / "plain.pdf", text_pdf(text)))
     writer = pypdf.PdfWriter(clone_from=reader)
-    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
     path = tmp_path / "encrypted.pdf"
     with path.open("wb") as out:
         writer.write(out)
@@ -370,8 +370,9 @@ def test_password_protected_pdf_is_a_load_error(tmp_path):
         load_one(encrypted_pdf(tmp_path, "Secret text.", user_password="pw"))
 
 
-def test_pdf_encrypted_only_against_editing_is_read(tmp_path):
-    (doc,) = load_one(encrypted_pdf(tmp_path, "Readable text.", user_password=""))
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_pdf_encrypted_only_against_editing_is_read(tmp_path, algorithm):
+    (doc,) = load_one(encrypted_pdf(tmp_path, "Readable text.", user_password="", algorithm=algorithm))
     assert doc.text == "Readable text."
 
 
