@@ -373,6 +373,16 @@ def test_viewer_escapes_and_highlights_and_404s(client: httpx.Client) -> None:
     assert missing.status_code == 404 and "no-such-document" in missing.text
 
 
+def test_a_422_is_what_the_openapi_schema_says(client: httpx.Client) -> None:
+    spec = client.get("/openapi.json").json()
+    ref = spec["paths"]["/api/ask"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    for body in ({"history": []}, {"question": "   "}):
+        error = client.post("/api/ask", json=body).json()
+        assert set(error) <= set(schema["properties"]) and set(schema["required"]) <= set(error)
+        assert isinstance(error["detail"], str)
+
+
 def test_openapi_docs_are_served_locally(client: httpx.Client) -> None:
     assert "/api/ask/stream" in client.get("/openapi.json").json()["paths"]
     docs = client.get("/docs").text

@@ -6,6 +6,7 @@ catch every path.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, JSONResponse
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         allow_headers=["Content-Type", "X-API-Key"],
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
 
     app.include_router(access.router)
     app.include_router(api.router)
@@ -89,6 +92,31 @@ async def _validation_error(request: Request, exc: Any) -> JSONResponse:
     else:
         message = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errors)
     return JSONResponse({"detail": message, "errors": _plain(errors)}, status_code=422)
+
+
+# What `_validation_error` sends, in place of FastAPI's stock schema (whose `detail` is the list).
+VALIDATION_ERROR = {
+    "title": "ValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "What is wrong, in a sentence a person can act on."},
+        "errors": {"type": "array", "description": "Each problem, for programs (absent for a question's own checks).",
+                   "items": {"type": "object", "properties": {
+                       "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                       "msg": {"type": "string"}, "type": {"type": "string"}}}},
+    },
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["HTTPValidationError"] = VALIDATION_ERROR
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _plain(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
