@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,22 +75,50 @@ def ingest(
         if progress:
             progress("reading", n, len(files))
 
+    # Embedding takes the time, so it happens before the write lock, against the generation
+    # live now; the lock is held only to commit. A writer that committed meanwhile is noticed
+    # under the lock: the plan is made again and only what neither embedded is embedded then.
     store = IndexStore(settings.index_dir)
+    embedded: dict[tuple[str, str], tuple[list[Chunk], np.ndarray]] = {}  # (doc id, content hash) -> chunks, vectors
+    snapshot = store.load()
+    planned = _embed_plan(snapshot, loaded, store, embedder, settings, embedded, progress, show_progress, report)
     with store.lock():
-        snapshot = store.load()
-        if snapshot is not None:
-            check_embedder(snapshot.manifest, embedder.identity, store.root)
-        kept, fresh = _plan(snapshot, loaded, report)
-        new_chunks = [c for doc in fresh for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)]
-        embed_started = time.perf_counter()
-        new_vectors = _embed(embedder, fresh, new_chunks, progress, show_progress)
-        report.embed_seconds = time.perf_counter() - embed_started
-        report.chunks_embedded = len(new_chunks)
+        latest = store.load()
+        if _generation(latest) != _generation(snapshot):
+            planned = _embed_plan(latest, loaded, store, embedder, settings, embedded, progress, show_progress, report)
         if report.changed:
-            documents, chunks, vectors = _merge(snapshot, kept, fresh, new_chunks, new_vectors, embedder.dim)
-            store.commit(embedder.identity, embedder.dim, documents, chunks, vectors, settings.exact_search_max)
+            store.commit(embedder.identity, embedder.dim, *planned, settings.exact_search_max)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _embed_plan(snapshot: Snapshot | None, loaded: dict[str, list[Document]], store: IndexStore, embedder: Embedder,
+                settings: Settings, embedded: dict[tuple[str, str], tuple[list[Chunk], np.ndarray]], progress: Progress | None,
+                show_progress: bool, report: IngestReport) -> tuple[list[Document], list[Chunk], np.ndarray]:
+    """The next state against `snapshot` (report filled in afresh), embedding what `embedded` lacks."""
+    if snapshot is not None:
+        check_embedder(snapshot.manifest, embedder.identity, store.root)
+    report.added, report.updated, report.unchanged, report.removed = [], [], [], []
+    kept, fresh = _plan(snapshot, loaded, report)
+    missing = [doc for doc in fresh if (doc.doc_id, doc.content_hash) not in embedded]
+    new_chunks = [c for doc in missing for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)]
+    embed_started = time.perf_counter()
+    new_vectors = _embed(embedder, missing, new_chunks, progress, show_progress)
+    report.embed_seconds += time.perf_counter() - embed_started
+    report.chunks_embedded += len(new_chunks)
+    counts, at = Counter(c.doc_id for c in new_chunks), 0
+    for doc in missing:  # chunks come in the documents' order
+        count = counts[doc.doc_id]
+        embedded[doc.doc_id, doc.content_hash] = (new_chunks[at : at + count], new_vectors[at : at + count])
+        at += count
+    chunks = [c for doc in fresh for c in embedded[doc.doc_id, doc.content_hash][0]]
+    vectors = np.concatenate([embedded[doc.doc_id, doc.content_hash][1] for doc in fresh]) if fresh else np.zeros(
+        (0, embedder.dim), np.float32)
+    return _merge(snapshot, kept, fresh, chunks, vectors, embedder.dim)
+
+
+def _generation(snapshot: Snapshot | None) -> int | None:
+    return snapshot.manifest.generation if snapshot else None
 
 
 def select(snapshot: Snapshot | None, selectors: Sequence[str]) -> list[str]:

@@ -105,3 +105,26 @@ def test_the_demo_corpus_is_indexed_on_first_use(fresh_settings: Settings) -> No
     assert not IndexStore(fresh_settings.index_dir).exists()
     assert engine.search("Oana Lungescu", k=1)[0].doc_id in {PRIORITIES, "003_2f614e97bf582ec3"}
     assert engine.stats().documents == 5
+
+
+def test_a_writer_that_commits_while_another_embeds_loses_nothing(fresh_settings: Settings, corpus_copy: Path,
+                                                                 tmp_path: Path) -> None:
+    engine = Engine(fresh_settings, auto_demo=False)
+    note = tmp_path / "late-note.txt"
+    note.write_text("The depot at Harrow Quay handles grain.", encoding="utf-8")
+    real_embed = engine.embedder.embed_documents_array
+    interrupted = []
+
+    def embed_while_another_commits(texts: list[str]):  # the first ingest's embedding is where the other commits
+        if not interrupted:
+            interrupted.append(True)
+            Engine(fresh_settings, auto_demo=False).ingest([note])
+        return real_embed(texts)
+
+    engine.embedder.embed_documents_array = embed_while_another_commits  # type: ignore[method-assign]
+    report = engine.ingest([corpus_copy])
+    documents = engine.snapshot().documents
+    assert "late-note" in documents and PRIORITIES in documents and len(report.added) == 5
+    assert {c.doc_id for c in engine.snapshot().chunks} == set(documents)
+    assert engine.search("Which depot handles grain?", k=1)[0].doc_id == "late-note"
+    assert engine.search("Rutte's three priorities", k=1)[0].doc_id == PRIORITIES
