@@ -127,4 +127,3 @@ def test_a_writer_that_commits_while_another_embeds_loses_nothing(fresh_settings
     assert "late-note" in documents and PRIORITIES in documents and len(report.added) == 5
     assert {c.doc_id for c in engine.snapshot().chunks} == set(documents)
     assert engine.search("Which depot handles grain?", k=1)[0].doc_id == "late-note"
-    assert engine.search("Rutte's three priorities", k=1)[0].doc_id == PRIORITIES
