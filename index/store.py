@@ -52,6 +52,10 @@ class IndexCorrupt(IndexProblem):
     pass
 
 
+class IndexWriteFailed(IndexProblem):
+    pass
+
+
 @dataclass(frozen=True)
 class Manifest:
     format: int
@@ -198,8 +202,15 @@ class IndexStore:
 
         tmp = self.root / f".gen-{generation:06d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        _write_generation(tmp, snapshot)
+        try:
+            tmp.mkdir(parents=True)
+            _write_generation(tmp, snapshot)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # a full disk must not also keep half a generation
+            raise IndexWriteFailed(
+                f"could not write the index at {self.root}: {exc.strerror or exc}; nothing changed "
+                "(the index is as it was): free disk space or fix the folder's permissions, then ingest again"
+            ) from exc
         final = self._folder(generation)
         shutil.rmtree(final, ignore_errors=True)  # left by a writer killed after the rename
         os.replace(tmp, final)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
-from index.store import EmbedderMismatch, IndexStore
+from index import store as store_module
+from index.store import EmbedderMismatch, IndexStore, IndexWriteFailed
 from rag.chunking import count_tokens
 from rag.engine import Engine
 from rag.settings import Settings
@@ -127,3 +129,24 @@ def test_a_writer_that_commits_while_another_embeds_loses_nothing(fresh_settings
     assert "late-note" in documents and PRIORITIES in documents and len(report.added) == 5
     assert {c.doc_id for c in engine.snapshot().chunks} == set(documents)
     assert engine.search("Which depot handles grain?", k=1)[0].doc_id == "late-note"
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_the_index_as_it_was(
+        fresh_settings: Settings, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine(fresh_settings, auto_demo=False)
+    engine.ingest([corpus_copy])
+    before = set(engine.snapshot().documents)
+    write = store_module._write_generation
+
+    def disk_full_midway(folder: Path, snapshot: object) -> None:
+        write(folder, snapshot)  # most of it lands, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "_write_generation", disk_full_midway)
+    note = tmp_path / "note.txt"
+    note.write_text("A note that will not fit.", encoding="utf-8")
+    with pytest.raises(IndexWriteFailed, match="No space left on device; nothing changed") as failure:
+        engine.ingest([note])
+    assert "\n" not in str(failure.value)
+    assert not list(fresh_settings.index_dir.glob(".gen-*"))
+    assert set(Engine(fresh_settings, auto_demo=False).snapshot().documents) == before
