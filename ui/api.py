@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from index.store import IndexProblem
 from rag.answer import Answer, EvidenceFound
 from rag.chain import backend_label
 from rag.engine import Engine
@@ -169,7 +170,10 @@ async def upload_documents(request: Request, files: Annotated[list[UploadFile], 
     engine = engine_of(request)
     saved = [(f.filename or "upload", await run_in_threadpool(save_upload, settings_of(request), f.filename or "", f.file))
              for f in files]
-    outcomes = await run_in_threadpool(ingest_uploads, engine, saved)
+    try:
+        outcomes = await run_in_threadpool(ingest_uploads, engine, saved)
+    except IndexProblem as exc:  # a full disk, a read-only folder: nothing changed, and the message says so
+        raise HTTPException(503, str(exc)) from exc
     return {"files": [outcome.to_json() for outcome in outcomes]}
 
 
