@@ -20,11 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from index.records import Chunk, Document
-from index.store import IndexStore, Snapshot, check_embedder, searchable_text
+from index.store import IndexProblem, IndexStore, Snapshot, check_embedder, searchable_text
 from rag.chunking import chunk_text
 from rag.embedders import Embedder
 from rag.loaders import LoadError, discover, load_file
 from rag.settings import Settings
+
+__all__ = ["IndexProblem", "IngestReport", "Progress", "ingest", "remove", "select"]
 
 EMBED_BATCH = 64
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

@@ -19,10 +19,10 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from index.store import IndexProblem
 from rag.answer import Answer, EvidenceFound
 from rag.chain import backend_label
 from rag.engine import Engine
+from rag.ingest import IndexProblem  # what ingesting raises when the index cannot be written
 from rag.llms import BackendUnavailable
 from rag.settings import Settings
 from ui.documents import document_rows, forget_upload, ingest_uploads, save_upload
