@@ -256,21 +256,6 @@ def test_docx_part_in_a_compression_word_never_writes_is_refused_without_unpacki
     assert peak_memory(refuse) < 10 * MB
 
 
-def test_ordinary_docx_still_loads(tmp_path):
-    document = docx.Document()
-    document.add_heading("Quarterly memo", level=1)
-    document.add_paragraph("Revenue went up.")
-    table = document.add_table(rows=1, cols=2)
-    table.cell(0, 0).text, table.cell(0, 1).text = "Q1", "12"
-    path = tmp_path / "memo.docx"
-    document.save(str(path))
-
-    (doc,) = load_one(path)
-
-    assert doc.title == "Quarterly memo"
-    assert doc.text == "Quarterly memo\nRevenue went up.\nQ1\n12"
-
-
 def test_docx_with_large_media_still_loads(tmp_path):
     # Media are stored, not packed: a DOCX may be big without unpacking to much more.
     path = tmp_path / "report.docx"
