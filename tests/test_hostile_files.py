@@ -20,6 +20,7 @@ import docx
 import pytest
 
 from rag.loaders import LoadError, SourceFile, discover, load_file
+from test_loaders import pdf_from_objects  # tests/ is on sys.path under pytest
 
 MB = 1024 * 1024
 
@@ -119,16 +120,7 @@ def pdf_with_glyph_mapped_to(utf16_hex: bytes) -> bytes:
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_from_objects(objects)
 
 
 def test_pdf_whose_glyph_map_yields_a_lone_surrogate_is_a_load_error(tmp_path):

@@ -55,6 +55,11 @@ def text_pdf(*pages: str, title: str | None = None) -> bytes:
         objects.append(b"<< /Title (%s) >>" % title.encode("latin-1"))
         info = b" /Info %d 0 R" % len(objects)
 
+    return pdf_from_objects(objects, info)
+
+
+def pdf_from_objects(objects: list[bytes], info: bytes = b"") -> bytes:
+    """A PDF file of these numbered objects (1 is the catalog), with its cross-reference table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
