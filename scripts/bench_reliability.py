@@ -62,7 +62,7 @@ def hostile_files(folder: Path) -> dict[str, str]:
 
 
 def rag(args: list[str], index: Path) -> tuple[int, str, float, float]:
-    """(exit code, the output's last line, seconds, peak MB of the child)."""
+    """(exit code, the first skip's reason or the output's last line, seconds, peak MB of the child)."""
     env = dict(os.environ, RAG_INDEX_DIR=str(index))
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as output:
@@ -72,7 +72,9 @@ def rag(args: list[str], index: Path) -> tuple[int, str, float, float]:
         child.returncode = os.waitstatus_to_exitcode(status)
         output.seek(0)
         lines = [line for line in output.read().splitlines() if line.strip()]
-    return child.returncode, (lines[-1] if lines else ""), time.perf_counter() - started, usage.ru_maxrss / 1024
+    # The reason a file was skipped says more than the summary after it.
+    said = next((line.partition(": ")[2] for line in lines if line.startswith("skipped ")), lines[-1] if lines else "")
+    return child.returncode, said, time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
 def bench_hostile(work: Path) -> None:
