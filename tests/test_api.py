@@ -416,3 +416,31 @@ def test_serve_warns_when_exposed_beyond_loopback(monkeypatch: pytest.MonkeyPatc
 
     main(["--index", str(tmp_path / "index"), "serve"])
     assert "warning" not in capsys.readouterr().err and served["host"] == "127.0.0.1"
+
+
+def test_requests_generated_from_the_openapi_schema_get_documented_answers(tmp_path: Path) -> None:
+    """A bounded schemathesis run over every operation, on a keyed server of its own: no 5xx, responses
+    as the schema says, wrong keys refused. Requests the schema allows but the server's runtime
+    limits refuse (an empty or overlong question) are exempt from the "valid data is accepted" check;
+    the extractive backend answers every question."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    with running_server(tmp_path) as server:
+        keyed_settings = server.settings.replace(api_key=EDITOR, reader_key=READER)
+        with serving(create_app(keyed_settings, server.engine)) as url:
+            schema = schemathesis.openapi.from_url(url + "/openapi.json")
+            operations = [result.ok() for result in schema.get_all_operations()]
+            assert {op.label for op in operations} >= {"POST /api/ask", "POST /api/documents", "GET /api/health"}
+            for operation in operations:
+                @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+                @given(case=operation.as_strategy())
+                def call(case: Any) -> None:
+                    if isinstance(case.body, dict) and "backend" in case.body:
+                        # The quoter answers: the dead LLM server's 503 and the local model's minutes are
+                        # covered by their own tests.
+                        case.body["backend"] = "extractive"
+                    case.call_and_validate(headers={"X-API-Key": EDITOR}, excluded_checks=[positive_data_acceptance])
+
+                call()

@@ -69,7 +69,20 @@ def api_key_scheme(key: str | None = Security(_api_key_header)) -> None:
     """Declares X-API-Key in the OpenAPI schema; `ui.access.AccessGuard` checks it, on every route."""
 
 
-router = APIRouter(prefix="/api", dependencies=[Depends(api_key_scheme)], tags=["api"])
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, in a sentence a person can act on.")
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    why = {401: "No key, or a wrong one (when the server runs with keys).",
+           403: "A reader key, where an editor key is needed.",
+           404: "No such document.", 413: "The request body is over the limit.",
+           499: "The client hung up before the answer was ready.",
+           503: "The answering model's server is down, or the index cannot be written."}
+    return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(api_key_scheme)], tags=["api"], responses=_errors(401))
 
 
 def checked_question(body: AskRequest, settings: Settings) -> str:
@@ -86,7 +99,8 @@ def _history(body: AskRequest) -> list[dict[str, str]]:
     return [message.model_dump() for message in body.history]
 
 
-@router.post("/ask", summary="Answer a question with citations", response_model=Answer)
+@router.post("/ask", summary="Answer a question with citations", response_model=Answer,
+             responses=_errors(413, 499, 503))
 async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     question = checked_question(body, settings_of(request))
@@ -113,6 +127,7 @@ async def ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
 
 
 router.add_api_route("/ask/stream", ask_stream, methods=["POST"], summary="Answer a question, streamed as SSE",
+                     responses=_errors(413),
                      response_class=EventSourceResponse)
 
 
@@ -165,7 +180,8 @@ async def list_documents(request: Request) -> list[dict[str, Any]]:
     return await run_in_threadpool(document_rows, engine_of(request))
 
 
-@router.post("/documents", summary="Upload files into the index (txt, md, html, pdf, docx, jsonl)")
+@router.post("/documents", summary="Upload files into the index (txt, md, html, pdf, docx, jsonl)",
+             responses=_errors(403, 413, 503))
 async def upload_documents(request: Request, files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
     engine = engine_of(request)
     saved = [(f.filename or "upload", await run_in_threadpool(save_upload, settings_of(request), f.filename or "", f.file))
@@ -177,7 +193,7 @@ async def upload_documents(request: Request, files: Annotated[list[UploadFile], 
     return {"files": [outcome.to_json() for outcome in outcomes]}
 
 
-@router.delete("/documents/{doc_id:path}", summary="Remove a document from the index")
+@router.delete("/documents/{doc_id:path}", summary="Remove a document from the index", responses=_errors(403, 404))
 async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     document = (await run_in_threadpool(engine.snapshot)).documents.get(doc_id)
