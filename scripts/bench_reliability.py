@@ -9,14 +9,19 @@
    SIGKILL at a spread of moments, --kills times; after each kill the index must load and
    hold every document of the last complete commit. Prints kills survived and documents lost.
 
-Concurrency, abandoned requests and injected instructions have their own scripts:
-scripts/load_test.py (--timeout makes clients hang up) and scripts/bench_injection.py.
+3. Concurrent clients: `rag serve` (extractive backend) on a loopback port, 50 clients asking
+   200 questions through scripts/load_test.py; prints errors and latency.
+
+Abandoned requests and injected instructions have their own scripts: scripts/load_test.py
+(--timeout makes clients hang up) and scripts/bench_injection.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import socket
 import os
 import signal
 import subprocess
@@ -28,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "demo"
+sys.path.insert(0, str(ROOT / "scripts"))
+import load_test  # noqa: E402  (a sibling script)
 
 
 def hostile_files(folder: Path) -> dict[str, str]:
@@ -132,13 +139,39 @@ def documents(index: Path) -> list[str]:
     return json.loads(out.stdout) if out.returncode == 0 else []
 
 
+def bench_clients(work: Path, clients: int, requests: int) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, RAG_INDEX_DIR=str(work / "index-clients"), RAG_LLM_BACKEND="extractive")
+    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while subprocess.run(["curl", "-sf", f"{url}/api/health"], capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or server.poll() is not None:
+                print("the server did not start")
+                return
+            time.sleep(1)
+        results, seconds = asyncio.run(load_test.run(url, clients, requests, False, "", 120.0, 600.0))
+        args = argparse.Namespace(url=url, clients=clients, stream=False)
+        print(load_test.report(results, seconds, args))
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         bench_hostile(Path(tmp))
         bench_kills(Path(tmp), args.kills)
+        bench_clients(Path(tmp), args.clients, args.requests)
     return 0
 
 
