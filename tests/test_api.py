@@ -77,6 +77,8 @@ def _watch_outbound(record: list[str]) -> None:
     """Record connections and lookups to non-loopback hosts made off the main thread (the server's)."""
 
     def hook(event: str, args: tuple) -> None:
+        if event not in ("socket.connect", "socket.getaddrinfo") or sys.is_finalizing():
+            return  # at exit, modules the hook uses may already be gone
         if threading.current_thread() is threading.main_thread():
             return  # the tests themselves, not the server
         if event == "socket.connect" and isinstance(args[1], tuple) and not _loopback(args[1][0]):
