@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.settings import Settings
@@ -124,11 +123,11 @@ class AccessGuard:
             return
         if role is None and scope.get("method") == "GET" and _wants_html(scope):
             target = scope["path"] + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
-            await _respond(send, 303, b"", [(b"location", f"/login?next={quote(target, safe='')}".encode())])
+            await RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)(scope, receive, send)
             return
         status, detail = (401, "missing or wrong X-API-Key header, or no signed-in session") if role is None else (
             403, "this key may ask and read, not change documents: an editor key is needed")
-        await _respond(send, status, json.dumps({"detail": detail}).encode(), [(b"content-type", b"application/json")])
+        await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
 
     def _role(self, scope: Scope) -> Role | None:
         return self.access.role_of({k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])})
@@ -137,12 +136,6 @@ class AccessGuard:
 def _wants_html(scope: Scope) -> bool:
     accept = dict(scope.get("headers", [])).get(b"accept", b"")
     return b"text/html" in accept
-
-
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 router = APIRouter(include_in_schema=False)

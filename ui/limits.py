@@ -7,9 +7,9 @@ client cannot make the server buffer an arbitrarily large request.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON_BODY_LIMIT = 1_000_000  # bytes for a JSON request: a question and its chat history
@@ -33,7 +33,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _refuse(send, limit)
+            await _refuse(scope, receive, send, limit)
             return
 
         received = 0
@@ -47,7 +47,7 @@ class BodyLimit:
                 if received > limit and not started:
                     # Answer now: the framework would turn any error raised here into its own 400.
                     refused = True
-                    await _refuse(send, limit)
+                    await _refuse(scope, receive, send, limit)
                     raise _TooLarge
             return message
 
@@ -64,9 +64,6 @@ class BodyLimit:
             pass
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body too large: the limit is {limit / 1e6:.1f} MB"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    await JSONResponse({"detail": f"request body too large: the limit is {limit / 1e6:.1f} MB"}, status_code=413,
+                       headers={"connection": "close"})(scope, receive, send)
