@@ -126,15 +126,11 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
             # The model found no answer, yet a sentence matches the question clearly: small models
             # decline too readily, above all across languages, so show it, as the nearest
             # evidence and not as an answer.
-            best = request.evidence.ranked()[0]
-            return Outcome(f"{_unclear(lang)}\n{verifier.quote(best)}", True,
-                           reason="the model found no answer in the evidence; the nearest evidence is quoted")
+            return _nearest(verifier, lang, "the model found no answer in the evidence; the nearest evidence is quoted")
         return Outcome("", True, reason="the model found no answer in the evidence")
     if checked.short_failed:
         # The short answer is not what the evidence says: say so, with the nearest evidence.
-        best = request.evidence.ranked()[0]
-        return Outcome(f"{_unclear(lang)}\n{verifier.quote(best)}",
-                       True, reason=f"short answer withheld: {checked.short_failed}")
+        return _nearest(verifier, lang, f"short answer withheld: {checked.short_failed}")
     if backend == "extractive" and asked_kind(request.question) and not checked.short:
         # A question for a name, number or date that no evidence sentence answers outright:
         # the quotes are what is nearest, not an answer.
@@ -147,6 +143,11 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     if not checked.kept_claims:
         return Outcome("", True, reason="every claim of the reply was removed by verification")
     return Outcome(checked.shown.strip(), False, checked.short)
+
+
+def _nearest(verifier: Verifier, lang: str, reason: str) -> Outcome:
+    """A refusal that says the documents are unclear and quotes the best evidence sentence."""
+    return Outcome(f"{_unclear(lang)}\n{verifier.quote(verifier.evidence.ranked()[0])}", True, reason=reason)
 
 
 def _unclear(lang: str) -> str:
