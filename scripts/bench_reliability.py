@@ -1,6 +1,6 @@
-"""Hostile files and killed writers against the real ingest path: what survives, what it costs.
+"""Hostile files, killed writers, crowds, quitters and script in documents: what survives, what it costs.
 
-    .venv/bin/python scripts/bench_reliability.py [--kills 10]
+    .venv/bin/python scripts/bench_reliability.py [--kills 10] [--parts hostile,kills,clients,abandoned,xss]
 
 1. Hostile files: each is ingested alone by `rag ingest` in a child process (peak memory
    from the child's rusage); prints, per file, whether it was rejected with a reason,
@@ -8,12 +8,15 @@
 2. Killed writers: `rag ingest` of the demo corpus plus the hostile folder is killed with
    SIGKILL at a spread of moments, --kills times; after each kill the index must load and
    hold every document of the last complete commit. Prints kills survived and documents lost.
-
 3. Concurrent clients: `rag serve` (extractive backend) on a loopback port, 50 clients asking
    200 questions through scripts/load_test.py; prints errors and latency.
+4. Abandoned requests: `rag serve` with the local model; 30 clients ask and hang up after 3 s,
+   then one more asks; prints how long it waited.
+5. Script in documents: documents carrying XSS payloads (in the text, the title and the source
+   link) are uploaded to a real server, asked about in the chat and the widget and opened in the
+   source viewer in headless Chromium (the browser tests' harness); prints how many payloads ran.
 
-Abandoned requests and injected instructions have their own scripts: scripts/load_test.py
-(--timeout makes clients hang up) and scripts/bench_injection.py.
+Injected instructions have their own script: scripts/bench_injection.py.
 """
 
 from __future__ import annotations
@@ -21,20 +24,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "demo"
 sys.path.insert(0, str(ROOT / "scripts"))
-import load_test  # noqa: E402  (a sibling script)
+import load_test  # noqa: E402  (a sibling script, found through the path above)
+
+# Each payload calls alert() with its number when it runs: Chromium reports every dialog.
+XSS_PAYLOADS = (
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(2)>",
+    "<svg onload=alert(3)>",
+    '<iframe srcdoc="<script>parent.alert(4)</script>"></iframe>',
+    '"><script>alert(5)</script>',
+    "</textarea><script>alert(6)</script>",
+    "<details open ontoggle=alert(7)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(8)>",
+    "[click me](javascript:alert(9))",
+    "{{constructor.constructor('alert(10)')()}}",
+    "<a href=\"javascript:alert(11)\">click me</a>",
+    "<body onload=alert(12)>",
+)
+XSS_PLACES = ("Harwick", "Ostby", "Calder", "Fennmoor", "Lystrup", "Quarrenden", "Tolvik", "Bramsey", "Ederholm",
+              "Wyncote", "Saltbeck", "Mornfield")
 
 
 def hostile_files(folder: Path) -> dict[str, str]:
@@ -139,11 +162,13 @@ def documents(index: Path) -> list[str]:
     return json.loads(out.stdout) if out.returncode == 0 else []
 
 
-def bench_clients(work: Path, clients: int, requests: int) -> None:
+@contextmanager
+def rag_serve(index: Path, backend: str) -> Iterator[str | None]:
+    """`rag serve` on a free loopback port over its own index; yields its URL once it answers, or None."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, RAG_INDEX_DIR=str(work / "index-clients"), RAG_LLM_BACKEND="extractive")
+    env = dict(os.environ, RAG_INDEX_DIR=str(index), RAG_LLM_BACKEND=backend)
     server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -152,14 +177,124 @@ def bench_clients(work: Path, clients: int, requests: int) -> None:
         while subprocess.run(["curl", "-sf", f"{url}/api/health"], capture_output=True).returncode != 0:
             if time.monotonic() > deadline or server.poll() is not None:
                 print("the server did not start")
+                yield None
                 return
             time.sleep(1)
-        results, seconds = asyncio.run(load_test.run(url, clients, requests, False, "", 120.0, 600.0))
-        args = argparse.Namespace(url=url, clients=clients, stream=False)
-        print(load_test.report(results, seconds, args))
+        yield url
     finally:
         server.terminate()
         server.wait()
+
+
+def bench_clients(work: Path, clients: int, requests: int) -> None:
+    with rag_serve(work / "index-clients", "extractive") as url:
+        if url:
+            results, seconds = asyncio.run(load_test.run(url, clients, requests, False, "", 120.0, 600.0))
+            print(load_test.report(results, seconds, argparse.Namespace(url=url, clients=clients, stream=False)))
+
+
+def bench_abandoned(work: Path, clients: int) -> None:
+    """Clients that hang up after 3 s, then one that waits: the local model must not answer the absent."""
+    with rag_serve(work / "index-abandoned", "local") as url:
+        if not url:
+            return
+        warm, _ = asyncio.run(load_test.run(url, 1, 1, False, "", 600.0, 900.0))  # indexes, loads the model
+        gone, _ = asyncio.run(load_test.run(url, clients, clients, False, "", 3.0, 600.0))
+        started = time.perf_counter()
+        last, _ = asyncio.run(load_test.run(url, 1, 1, False, "", 600.0, 900.0))
+        waited = time.perf_counter() - started
+        print(f"{clients} clients hung up after 3 s ({sum(gone.errors.values())} gave up); the next client "
+              f"{'was answered' if last.latencies else 'failed: ' + str(dict(last.errors))} after {waited:.1f} s "
+              f"(a warm answer alone: {warm.latencies[0] if warm.latencies else float('nan'):.1f} s incl. indexing)")
+
+
+def xss_documents(folder: Path) -> list[tuple[Path, str]]:
+    """One document per payload (the last also in its title and source link), and the question that finds it."""
+    folder.mkdir(parents=True)
+    made = []
+    for n, (payload, place) in enumerate(zip(XSS_PAYLOADS, XSS_PLACES, strict=True), start=1):
+        text = (f"The {place} signal depot stores field radios and spare antennas. {payload} "
+                f"The {place} depot opened in {1950 + n} and is run by the signals battalion.")
+        if n < len(XSS_PAYLOADS):
+            path = folder / f"{place.lower()}.md"
+            path.write_text(f"# {place} signal depot\n\n{text}\n", encoding="utf-8")
+        else:
+            path = folder / f"{place.lower()}.jsonl"
+            path.write_text(json.dumps({"id": place.lower(), "title": f"{place} depot {payload}",
+                                        "source": f"javascript:alert({n})", "text": text}) + "\n", encoding="utf-8")
+        made.append((path, f"What does the {place} signal depot store?"))
+    return made
+
+
+def bench_xss(work: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import httpx
+    from playwright.sync_api import sync_playwright
+    from test_api import running_server
+    from test_browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        _ask_in_widget,
+        _open_widget,
+        ask_in_chat,
+        intranet_site,
+        open_chat,
+        write_intranet_page,
+    )
+
+    if not CHROMIUM.exists():
+        print(f"XSS payloads: not measured, no Chromium at {CHROMIUM}")
+        return
+    made = xss_documents(work / "xss")
+    ran: list[str] = []
+    with running_server(work / "xss-server") as server, sync_playwright() as playwright:
+        for path, _ in made:
+            reply = httpx.post(f"{server.url}/api/documents", files={"files": (path.name, path.read_bytes())}, timeout=300)
+            reply.raise_for_status()
+        site = work / "xss-site"
+        site.mkdir()
+        write_intranet_page(site, f'<script src="{server.url}/widget.js" async></script>')
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def watch(page: object) -> None:
+            page.on("dialog", lambda dialog: (ran.append(dialog.message), dialog.dismiss()))
+
+        context.on("page", watch)
+        chat = open_chat(context, server)
+        viewers = 0
+        for _, question in made:
+            answer = ask_in_chat(chat, question)
+            for link in answer.locator("a[href]").all() + chat.locator("#rag-sources a[href]").all():
+                with context.expect_page() as opened:
+                    link.click(modifiers=["Control"])
+                opened.value.wait_for_load_state("domcontentloaded")
+                opened.value.close()
+                viewers += 1
+        with intranet_site(site) as url:
+            host = context.new_page()
+            host.goto(url)
+            frame = _open_widget(host)
+            for _, question in made:
+                _ask_in_widget(frame, question)
+            for link in frame.locator(".w-bot a[href]").all():
+                with context.expect_page() as opened:
+                    link.click(modifiers=["Control"])
+                opened.value.wait_for_load_state("domcontentloaded")
+                opened.value.close()
+                viewers += 1
+        browser.close()
+    print(f"{len(XSS_PAYLOADS)} XSS payloads in {len(made)} uploaded documents, asked about in the chat and the widget, "
+          f"{viewers} links opened: {len(set(ran))} ran{' (' + ', '.join(sorted(set(ran))) + ')' if ran else ''}")
+
+
+PARTS = {
+    "hostile": lambda work, args: bench_hostile(work),
+    "kills": lambda work, args: bench_kills(work, args.kills),
+    "clients": lambda work, args: bench_clients(work, args.clients, args.requests),
+    "abandoned": lambda work, args: bench_abandoned(work, args.abandoning),
+    "xss": lambda work, args: bench_xss(work),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,11 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--abandoning", type=int, default=30, help="clients that hang up, local model")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
     args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     with tempfile.TemporaryDirectory() as tmp:
-        bench_hostile(Path(tmp))
-        bench_kills(Path(tmp), args.kills)
-        bench_clients(Path(tmp), args.clients, args.requests)
+        for part in parts:
+            PARTS[part](Path(tmp), args)
     return 0
 
 
