@@ -34,8 +34,8 @@ from eval.metrics import RANKING_DEPTH, unique_in_order
 from rag.answer import Answer
 from rag.chain import AnswerChain, backend_label
 from rag.engine import Engine
-from rag.llms import make_chat_model
 from rag.evidence import gather
+from rag.llms import make_chat_model
 from rag.reply import short_answer
 from rag.retrieval import Mode, Passage
 from rag.settings import cache_home
@@ -163,7 +163,7 @@ class LangChainRecipe:
     def retrieve(self, query: str, k: int) -> list[Passage]:
         query_vector = self.engine.embedder.embed_query_array(query).reshape(1, -1).astype(np.float32)
         scores, ids = self.index.search(query_vector, min(k, len(self.pieces)))
-        return [self._passage(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [self._passage(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _passage(self, position: int, score: float) -> Passage:
         piece = self.pieces[position]

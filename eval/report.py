@@ -195,7 +195,7 @@ def group_plot(pipelines: dict[str, Any], metrics: Sequence[str] = ("recall@5", 
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6.0, 1.1 * len(groups) + 2), 2.6 * len(metrics)),
                              squeeze=False)
     width = 0.8 / max(1, len(pipelines))
-    for ax, metric in zip(axes[:, 0], metrics):
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
         for i, (name, p) in enumerate(pipelines.items()):
             values = [p["scores"].get(g, {}).get(metric) or 0.0 for g in groups]
             ax.bar([x + i * width for x in range(len(groups))], values, width, label=name)

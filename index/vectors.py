@@ -58,7 +58,7 @@ class VectorIndex:
             params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.kind == "ivf"
                       else faiss.SearchParameters(sel=selector))
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def vector(self, position: int) -> np.ndarray:
         return self._index.reconstruct(position)

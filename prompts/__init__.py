@@ -6,7 +6,7 @@ LangChain's ChatPromptTemplate; literal braces are doubled.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 _HERE = Path(__file__).parent

@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     for plugin in entry_points(group="rag.commands"):
         try:
             plugin.load()(sub)
-        except Exception as exc:  # a broken plugin must not take the core commands down
+        except Exception as exc:  # noqa: BLE001  (a broken plugin must not take the core commands down)
             print(f"warning: command {plugin.name!r} unavailable: {type(exc).__name__}: {exc}", file=sys.stderr)
     return parser
 

@@ -34,7 +34,7 @@ _FOLLOW_UP_START = re.compile(r"^\s*(?:and|but|so|what about|how about|und|aber|
                               re.IGNORECASE)
 _NAME = re.compile(r"(?<![\w'’])[A-ZÄÖÜ][\w'’.-]*(?:\s+(?:(?:of|de|von|van|der)\s+)?[A-ZÄÖÜ][\w'’.-]*)*")
 _QUESTION_WORDS = {"what", "who", "when", "where", "which", "why", "how", "and", "but", "did", "does", "do", "is", "are",
-                   "was", "were", "has", "have", "can", "will", "was", "wer", "wann", "wo", "welche", "welcher",
+                   "was", "were", "has", "have", "can", "will", "wer", "wann", "wo", "welche", "welcher",
                    "welches", "warum", "wie", "und", "aber", "hat", "ist", "sind", "war", "the", "a", "an", "in", "on",
                    "der", "die", "das"}
 

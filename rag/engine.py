@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from index.store import IndexStore, Snapshot, check_embedder
-from rag.answer import Answer
-from rag.answer import EvidenceFound
+from rag.answer import Answer, EvidenceFound
 from rag.chain import AnswerChain
 from rag.claims import mentions, unmentioned_terms
 from rag.condense import History
@@ -24,8 +23,16 @@ from rag.evidence import EvidenceSet, gather, restrict
 from rag.ingest import IngestReport, Progress, ingest, remove, select
 from rag.loaders import detect_language
 from rag.rerank import RERANK_DEPTH, rerank
-from rag.retrieval import (MAX_NAMES, Mode, Passage, RetrievalParams, distinct_passages, naming_every_name, retrieve,
-                           with_following_text)
+from rag.retrieval import (
+    MAX_NAMES,
+    Mode,
+    Passage,
+    RetrievalParams,
+    distinct_passages,
+    naming_every_name,
+    retrieve,
+    with_following_text,
+)
 from rag.settings import Settings
 
 FOLLOWING_CHARS = 600  # about 150 tokens of the text after each passage, for the answer to draw on

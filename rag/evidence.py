@@ -167,7 +167,7 @@ def gather(question: str, passages: list[Passage], embedder: Embedder) -> Eviden
     asked = stems(question)
     sentences = [
         Sentence(p, doc_id, start, end, text, SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * overlap(asked, text))
-        for (p, doc_id, start, end, text), sim in zip(pieces, similarity)
+        for (p, doc_id, start, end, text), sim in zip(pieces, similarity, strict=True)
     ]
     return EvidenceSet(question, passages, sentences, vectors, query, embedder)
 

@@ -103,7 +103,7 @@ class _Loaded:
                 )
             joined = "\n".join(m["content"] for m in messages)
             return len(llama.tokenize(joined.encode("utf-8"), add_bos=True, special=True))
-        except Exception:  # counting must never break answering
+        except Exception:  # noqa: BLE001  (counting must never break answering)
             return None
 
 
@@ -381,7 +381,7 @@ class LlamaCppChat(BaseChatModel):
                     put(chunk)
                     if cancel.is_set():
                         break
-            except BaseException as exc:  # handed to the awaiting side
+            except BaseException as exc:  # noqa: BLE001  (handed to the awaiting side)
                 put(exc)
             finally:
                 put(done)

@@ -107,7 +107,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[
                 seen.add(resolved)
                 found.append((resolved, relative))
     ids = _unique_ids([relative for _, relative in found])
-    return [SourceFile(path, doc_id) for (path, _), doc_id in zip(found, ids)], problems
+    return [SourceFile(path, doc_id) for (path, _), doc_id in zip(found, ids, strict=True)], problems
 
 
 def _walk(root: Path, problems: list[tuple[str, str]]) -> Iterator[Path]:
@@ -154,11 +154,11 @@ def _unique_ids(relatives: list[str]) -> list[str]:
     plain = [_safe_id(str(Path(r).with_suffix(""))) for r in relatives]
     with_suffix = [_safe_id(r) for r in relatives]
     counts = _counts(plain)
-    ids = [p if counts[p] == 1 else s for p, s in zip(plain, with_suffix)]
+    ids = [p if counts[p] == 1 else s for p, s in zip(plain, with_suffix, strict=True)]
     # Still equal only when names differ in characters _safe_id replaces ("a b" vs "a-b").
     counts = _counts(ids)
     return [
-        i if counts[i] == 1 else f"{i}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" for i, r in zip(ids, relatives)
+        i if counts[i] == 1 else f"{i}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" for i, r in zip(ids, relatives, strict=True)
     ]
 
 

@@ -76,7 +76,7 @@ def _package_dir(module: str) -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def qwen_part_files() -> tuple[list[Path], list[str]]:

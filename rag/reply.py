@@ -40,7 +40,7 @@ DECLINED = re.compile(
 
 def short_answer(line: str) -> str:
     """The answer line without label, marks or markdown, or "" when it is more than a few words."""
-    line = strip_marks(_ANSWER_LABEL.sub("", line)).strip(" *_#>-.;:<>")
+    line = strip_marks(_ANSWER_LABEL.sub("", line)).strip(" *_#>-.;:<>")  # noqa: B005  (a set of characters, meant)
     return line if 0 < len(line.split()) <= SHORT_ANSWER_WORDS else ""
 
 

@@ -129,7 +129,7 @@ def fuse(
     for position, score in lexical:
         lang = _lang(snapshot, position)
         best_bm25[lang] = max(best_bm25.get(lang, 0.0), score)
-    fused = {position: cos for position, cos in cosine.items()}
+    fused = dict(cosine)
     for position, score in lexical:
         if position not in cosine:
             fused[position] = float(snapshot.vectors.vector(position) @ query_vector)
@@ -160,7 +160,7 @@ def link_titles(
     best_chunk = {}
     for position, score in ranked:
         best_chunk.setdefault(snapshot.chunks[position].doc_id, (position, score))
-    allowed_set = None if allowed is None else set(int(a) for a in allowed)
+    allowed_set = None if allowed is None else {int(a) for a in allowed}
     moved = []
     for doc_id in linked:
         position, _ = best_chunk.get(doc_id, (snapshot.first_chunk(doc_id), 0.0))

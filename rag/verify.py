@@ -15,9 +15,8 @@ must hold all of it. When it fails, no answer is given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import numpy as np
 

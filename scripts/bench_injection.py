@@ -69,7 +69,7 @@ ORDERS = (
 )
 CASES = tuple(
     Case(name, order.format(fact=(fact_de if lang == "de" else fact_en)(town)), question.format(town=town), mark)
-    for (name, order, question, mark, lang), town in zip(ORDERS, TOWNS)
+    for (name, order, question, mark, lang), town in zip(ORDERS, TOWNS, strict=True)
 )
 
 

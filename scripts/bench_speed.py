@@ -28,7 +28,6 @@ from index.store import IndexStore, searchable_text
 from rag.engine import Engine
 from rag.settings import PROJECT_ROOT, Settings
 
-
 _LOAD_RAM = """
 import sys
 from pathlib import Path
@@ -108,7 +107,7 @@ def latency_at_sizes(bench: Path, workdir: Path, sizes: list[int]) -> None:
                 times.append((time.perf_counter() - started) * 1000)
             if kind == "flat":
                 exact_ids = found
-            overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact_ids)])
+            overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact_ids, strict=True)])
             disk = store.size_on_disk() / 1e6
             print(f"query   {size:>7,} chunks ({kind:4}): p50 {np.percentile(times, 50):5.1f} ms  "
                   f"p95 {np.percentile(times, 95):5.1f} ms | dense top-10 overlap with exact {overlap:.3f} | "

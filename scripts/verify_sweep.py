@@ -22,14 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from eval.benchmark import question_from_json
+from eval.formats import load_bench
 from eval.halves import HALVES, half_of
 from eval.metrics import score_question
-from eval.formats import load_bench
 from eval.runner import bench_engine
 from rag.answer import Answer
 from rag.chain import settle
-from rag.gate import gate
 from rag.evidence import EvidenceSet
+from rag.gate import gate
 from rag.generate import Request
 from rag.loaders import detect_language
 from rag.reply import CheckedReply

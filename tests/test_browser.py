@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from test_api import READER, RUTTE, Server, running_server, serving  # tests/ is on sys.path under pytest
+
 from ui.server import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -151,7 +151,7 @@ class TestVerification:
     @pytest.mark.parametrize("reply", ["", "Answer:", "Answer: I don't know.\nSupport:", "Support: [1] [2]",
                                        "Answer: 14 years\nSupport: Rutte led the Netherlands for fourt"])
     def test_empty_declined_or_cut_off_replies_show_no_unchecked_claim(self, demo_engine: Engine, reply: str) -> None:
-        result, shown = checked(demo_engine, "For how many years was Rutte prime minister of the Netherlands?", reply)
+        _, shown = checked(demo_engine, "For how many years was Rutte prime minister of the Netherlands?", reply)
         assert "[" not in shown.replace("[1]", "") and "fourt" not in shown
 
     def test_a_reply_streamed_token_by_token_is_checked_as_if_whole(self, demo_engine: Engine) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from eval import runner
 from eval.benchmark import Corpus, Question, read_questions
 from eval.compare import compare_runs
 from eval.formats import BenchFormatError, load_bench
@@ -32,7 +33,6 @@ from eval.metrics import (
     score_question,
     token_f1,
 )
-from eval import runner
 from eval.runner import select_questions
 from index.store import IndexStore
 from rag.answer import Answer

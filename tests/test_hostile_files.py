@@ -18,9 +18,9 @@ from pathlib import Path
 
 import docx
 import pytest
+from test_loaders import pdf_from_objects  # tests/ is on sys.path under pytest
 
 from rag.loaders import LoadError, SourceFile, discover, load_file
-from test_loaders import pdf_from_objects  # tests/ is on sys.path under pytest
 
 MB = 1024 * 1024
 

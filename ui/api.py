@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
-from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio

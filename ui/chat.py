@@ -29,8 +29,8 @@ from ui.render import (
     answer_html,
     documents_html,
     error_html,
-    muted_html,
     evidence_html,
+    muted_html,
     sources_html,
     streaming_html,
     upload_report_html,
@@ -134,7 +134,7 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
         return documents_html(document_rows(engine))
 
     def add_files(
-        paths: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()  # noqa: B008  (Gradio's idiom)
+        paths: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()
     ) -> tuple[str, str, None]:
         if access.enabled and access.role_of({k.lower(): v for k, v in dict(request.headers).items()}) != "editor":
             # The guard keeps readers from uploading; this keeps them from adding a file uploaded before.
