@@ -22,6 +22,7 @@ from rag.condense import History, condense, llm_rewriter
 from rag.evidence import Block, EvidenceSet
 from rag.gate import gate
 from rag.generate import Request, Usage, make_generator
+from rag.judge import judge
 from rag.loaders import detect_language
 from rag.models import bundled_model_installed
 from rag.reply import CheckedReply
@@ -87,10 +88,13 @@ class AnswerChain:
             checked = None
         else:
             request = Request(standalone, lang, evidence, blocks)
-            checked = CheckedReply(verifier)
+            checked = CheckedReply(verifier, hold_short=judges(self.settings, backend))
             yield from _timed(_checked_stream(make_generator(self.settings, backend).reply(request, usage), checked),
                               timings, started)
-            outcome = settle(checked, verifier, request, backend, lang, self.settings)
+            judged_at = time.perf_counter()
+            judged = judge_short(checked, verifier, request, backend, self.settings)
+            timings["judge"] = time.perf_counter() - judged_at
+            outcome = settle(checked, verifier, request, backend, lang, self.settings, judged)
             streamed = checked.shown.rstrip()
             if outcome.text.startswith(streamed) and (added := outcome.text[len(streamed):]):
                 yield added  # what settling added: a refusal, or the quote that states the short answer
@@ -117,9 +121,23 @@ class AnswerChain:
             refusal_reason=outcome.reason,
         )
 
+def judges(settings: Settings, backend: str) -> bool:
+    """Whether the model judges its own short answers (rag/judge.py): the extractive quoter has no model."""
+    return backend != "extractive" and settings.judge_threshold > 0
+
+
+def judge_short(checked: CheckedReply, verifier: Verifier, request: Request, backend: str,
+                settings: Settings) -> float | None:
+    """The judge's probability that the cited text gives the short answer; None when there is none to judge."""
+    if not checked.hold_short or not checked.short or checked.short_failed or checked.declined:
+        return None
+    return judge(settings, backend, request.question, checked.short, verifier.cited_text(checked.short_evidence))
+
+
 def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend: str, lang: str,
-           settings: Settings) -> Outcome:
-    """What a checked reply amounts to: the answer shown, a quote of the nearest evidence, or a refusal."""
+           settings: Settings, judged: float | None = None) -> Outcome:
+    """What a checked reply amounts to: the answer shown, a quote of the nearest evidence, or a refusal.
+    `judged` is the judge step's probability that the cited text gives the short answer."""
     support = request.evidence.support
     if checked.declined:
         if backend != "extractive" and support >= settings.quote_when_declined:
@@ -131,6 +149,12 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     if checked.short_failed:
         # The short answer is not what the evidence says: say so, with the nearest evidence.
         return _nearest(verifier, lang, f"short answer withheld: {checked.short_failed}")
+    if judged is not None and judged < settings.judge_threshold:
+        reason = f"short answer withheld: reading the cited text, the model did not confirm it (p={judged:.2f})"
+        if checked.kept_claims:  # what the evidence does say, checked, under the notice that it is no answer
+            return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
+        return _nearest(verifier, lang, reason)
+    head = f"{checked.short}\n" if checked.hold_short and checked.short else ""  # the held short answer, judged
     if backend == "extractive" and asked_kind(request.question) and not checked.short:
         # A question for a name, number or date that no evidence sentence answers outright:
         # the quotes are what is nearest, not an answer.
@@ -139,10 +163,11 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
         # The short answer stands, but nothing shown states it (its support fell, or says
         # something else): quote the sentence that does, so that the answer is checked by a click.
-        return Outcome(f"{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
+        return Outcome(f"{head}{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False,
+                       checked.short)
     if not checked.kept_claims:
         return Outcome("", True, reason="every claim of the reply was removed by verification")
-    return Outcome(checked.shown.strip(), False, checked.short)
+    return Outcome(f"{head}{checked.shown}".strip(), False, checked.short)
 
 
 def _nearest(verifier: Verifier, lang: str, reason: str) -> Outcome:

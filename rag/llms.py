@@ -10,7 +10,9 @@ Only models live here: no prompt text and no retrieval logic.
 - ``make_chat_model(settings, backend)`` builds either from the Settings.
 
 Both report tokens used as ``usage_metadata`` (input_tokens, output_tokens,
-total_tokens) on the returned message, and on the last chunk when streaming.
+total_tokens) on the returned message, and on the last chunk when streaming. Asked with
+``logprobs=True, top_logprobs=k``, both put the first token's alternatives in
+``response_metadata["logprobs"]`` in OpenAI's shape (``LlamaCppChat``: the first token only).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import (
@@ -109,6 +112,16 @@ class _Loaded:
 
 _LOADED: dict[tuple[str, int, int], _Loaded] = {}
 _LOADED_LOCK = threading.Lock()
+
+
+def _first_token_logprobs(llama: Any, logits: Any, top: int) -> dict[str, Any]:
+    """The first token's `top` likeliest alternatives, as OpenAI's `logprobs` field has them."""
+    logprobs = logits - logits.max()
+    logprobs = logprobs - np.log(np.exp(logprobs).sum())
+    best = np.argsort(-logprobs)[:top]
+    alternatives = [{"token": llama.detokenize([int(i)]).decode("utf-8", errors="replace"),
+                     "logprob": float(logprobs[i])} for i in best]
+    return {"content": [{**alternatives[0], "top_logprobs": alternatives}]}
 
 
 def _threads(n_threads: int) -> int:
@@ -273,6 +286,12 @@ class LlamaCppChat(BaseChatModel):
         loaded = self.load()
         msgs = self._messages(messages)
         params = self._params(stop, kwargs)
+        top = params.pop("top_logprobs", 5) if params.pop("logprobs", False) else 0
+        first_logits: list[Any] = []
+        if top:
+            # llama.cpp computes log-probabilities only for a model loaded with logits_all, which
+            # costs every prompt; the first token's logits, seen on their way, are enough here.
+            params["logits_processor"] = [lambda ids, logits: first_logits.append(logits.copy()) or logits]
         with loaded.lock:
             try:
                 response = loaded.llama.create_chat_completion(messages=msgs, stream=False, **params)
@@ -287,6 +306,8 @@ class LlamaCppChat(BaseChatModel):
             "finish_reason": choice.get("finish_reason"),
             "token_usage": dict(usage),
         }
+        if first_logits:
+            metadata["logprobs"] = _first_token_logprobs(loaded.llama, first_logits[0], top)
         message = AIMessage(content=text, response_metadata=metadata, usage_metadata=usage_md)
         return ChatResult(
             generations=[ChatGeneration(message=message, generation_info={"finish_reason": choice.get("finish_reason")})],

@@ -52,6 +52,9 @@ def declines(line: str) -> bool:
 @dataclass
 class CheckedReply:
     verifier: Verifier
+    # Keep a short answer that passed the checks off the screen: the judge step still reads it,
+    # and no one should read an answer that is then withdrawn.
+    hold_short: bool = False
     raw: str = ""
     declined: bool = False
     short: str = ""
@@ -78,7 +81,8 @@ class CheckedReply:
 
     @property
     def kept_claims(self) -> bool:
-        return bool(strip_marks(self.shown.partition("\n")[2] if self.short else self.shown).strip())
+        claims = self.shown.partition("\n")[2] if self.short and not self.hold_short else self.shown
+        return bool(strip_marks(claims).strip())
 
     def feed(self, piece: str) -> str:
         self.raw += piece
@@ -122,7 +126,7 @@ class CheckedReply:
             self._line_is_claim = bool(line.strip())  # a long answer line is itself a claim
             return
         self.short_evidence, self.short_failed = self.verifier.check_short(self.short)
-        if not self.short_failed:
+        if not self.short_failed and not self.hold_short:
             self.shown = f"{self.short}\n"
 
     def _claims_text(self, final: bool) -> str:

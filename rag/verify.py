@@ -208,6 +208,13 @@ class Verifier:
         return any(c.doc_id == sentence.doc_id and c.start <= sentence.start and sentence.end <= c.end
                    for c in self.numbering.citations)
 
+    def cited_text(self, also: int | None = None) -> str:
+        """The text of every span cited so far, and evidence sentence `also` if none holds it."""
+        quotes = [c.quote for c in self.numbering.citations]
+        if also is not None and not self.cites(also):
+            quotes.append(self.evidence.sentences[also].text)
+        return " ".join(quotes)
+
     def quote(self, i: int) -> str:
         """A sentence of the evidence, verbatim and cited."""
         sentence = self.evidence.sentences[i]

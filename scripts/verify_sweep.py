@@ -9,7 +9,8 @@ recorded reply again at each combination of thresholds, without calling the mode
 scores it, per tune and check half. With --at, it replays at one setting and writes each run,
 replayed, for scripts/answer_figures.py. Record the runs with a low gate and no coverage
 check (`RAG_MIN_RELEVANCE=0.1 RAG_ANSWER_COVERAGE=0`) so that every question reaches
-the model and no reply is cut short by a check that a sweep relaxes.
+the model and no reply is cut short by a check that a sweep relaxes. With --judge, the replay
+asks the local model again, for the judge step only.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from eval.halves import HALVES, half_of
 from eval.metrics import score_question
 from eval.runner import bench_engine
 from rag.answer import Answer
-from rag.chain import settle
+from rag.chain import judge_short, judges, settle
 from rag.evidence import EvidenceSet
 from rag.gate import gate
 from rag.generate import Request
@@ -51,10 +52,12 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
     decision = gate(evidence, blocks, settings.gate_for(backend))
     refused, text, short, removed, reason = True, "", "", [], decision.reason or "no reply recorded"
     if decision.answer and recorded.raw_reply:
-        checked = CheckedReply(verifier)
+        checked = CheckedReply(verifier, hold_short=judges(settings, backend))
         checked.feed(recorded.raw_reply)
         checked.finish()
-        outcome = settle(checked, verifier, Request(evidence.question, lang, evidence, blocks), backend, lang, settings)
+        request = Request(evidence.question, lang, evidence, blocks)
+        judged = judge_short(checked, verifier, request, backend, settings)  # calls the model when the judge is on
+        outcome = settle(checked, verifier, request, backend, lang, settings, judged)
         refused, text, short, removed, reason = (outcome.refused, outcome.text, outcome.short, checked.withheld,
                                                  outcome.reason)
     return replace(recorded, answer=text or recorded.answer, refused=refused, short_answer="" if refused else short,
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", metavar="GATE,COVERAGE,SIMILARITY",
                         help="replay at these thresholds only and write each run, replayed, to --out")
     parser.add_argument("--out", type=Path, help="folder for the replayed runs (with --at)")
+    parser.add_argument("--judge", type=float, default=0.0,
+                        help="the judge step's threshold (rag/judge.py); it asks the local model, so use it with --at")
     args = parser.parse_args(argv)
     if args.at and not args.out:
         parser.error("--at needs --out")
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         scored: dict[str, list[dict]] = {h: [] for h in HALVES}
         for run, settings, rows in loaded:
             chosen = replace(settings, min_relevance=gate_at, min_relevance_extractive=gate_at, answer_coverage=coverage,
-                             claim_similarity=similarity)
+                             claim_similarity=similarity, judge_threshold=args.judge)
             replayed = []
             for row in rows:
                 answer = replay(*row["replay"], chosen)

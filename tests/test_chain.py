@@ -40,13 +40,14 @@ def assert_every_mark_is_an_exact_evidence_span(answer: Answer, engine: Engine) 
         assert len(citation.quote) < 600  # a sentence or a short run, never a whole chunk
 
 
-def checked(engine: Engine, question: str, reply: str, lang: str = "en") -> tuple[CheckedReply, str]:
+def checked(engine: Engine, question: str, reply: str, lang: str = "en",
+            hold_short: bool = False) -> tuple[CheckedReply, str]:
     """A reply as a model might write it, through the real evidence and verification steps."""
     evidence = engine.answer_evidence(question)
     blocks = evidence.blocks(engine.settings.context_tokens)
     s = engine.settings
     verifier = Verifier(evidence, blocks, lang, s, s.min_relevance)
-    result = CheckedReply(verifier)
+    result = CheckedReply(verifier, hold_short=hold_short)
     shown = result.feed(reply) + result.finish()
     return result, shown
 
@@ -119,6 +120,23 @@ class TestVerification:
         assert not outcome.refused and outcome.text.startswith(shown.rstrip())  # the stream showed that part
         quoted = outcome.text[len(shown):]
         assert re.search(r"\b14\b", quoted) and re.search(r"\[2\]$", quoted)
+
+    def test_a_short_answer_waits_for_the_judge_and_stands_only_if_the_model_confirms_it(
+            self, demo_engine: Engine) -> None:
+        question = "For how many years was Rutte prime minister of the Netherlands?"
+        n = block_holding(demo_engine, question, "former Prime Minister of the Netherlands")
+        result, shown = checked(demo_engine, question, f"Answer: 14\nSupport: Rutte is the former Prime Minister of "
+                                                       f"the Netherlands [{n}].", hold_short=True)
+        assert result.short == "14" and not shown.startswith("14")  # no one reads it before it is judged
+        verifier = result.verifier
+        request = Request(question, "en", verifier.evidence, list(verifier.blocks.values()))
+        s = demo_engine.settings
+        confirmed = settle(result, verifier, request, "local", "en", s, judged=s.judge_threshold + 0.1)
+        assert not confirmed.refused and confirmed.short == "14" and confirmed.text.startswith("14\n")
+        doubted = settle(result, verifier, request, "local", "en", s, judged=s.judge_threshold - 0.1)
+        assert doubted.refused and not doubted.short and "did not confirm" in doubted.reason
+        assert doubted.text.startswith("The documents don't state this clearly")
+        assert "former Prime Minister" in doubted.text  # what the evidence does say, still shown and cited
 
     def test_a_model_that_declines_is_not_overruled_and_its_refusal_quotes_the_nearest_evidence(
             self, demo_engine: Engine) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+from rag.judge import judge
 from rag.llms import BackendUnavailable, LlamaCppChat, make_chat_model
 from rag.models import ModelUnavailable, smollm2_path
 from rag.settings import Settings
@@ -61,6 +63,17 @@ def test_stream_yields_tokens_and_the_same_counts(smol):
     assert total.usage_metadata["input_tokens"] == invoked.usage_metadata["input_tokens"]
     assert total.usage_metadata["output_tokens"] == len(texts)
     assert total.response_metadata["finish_reason"] in ("stop", "length")
+
+
+def test_first_token_alternatives_come_as_openai_reports_them(smol):
+    reply = smol.invoke([HumanMessage("Is Paris in France? Reply yes or no.")], max_tokens=1, logprobs=True,
+                        top_logprobs=5)
+    first = reply.response_metadata["logprobs"]["content"][0]
+    alternatives = first["top_logprobs"]
+    assert len(alternatives) == 5 and alternatives[0]["token"] == first["token"]
+    assert first["token"].strip() == reply.content.strip()  # greedy: the token given is the likeliest
+    chances = [math.exp(a["logprob"]) for a in alternatives]
+    assert chances == sorted(chances, reverse=True) and 0 < sum(chances) <= 1 + 1e-6
 
 
 def test_lcel_chain_streams_strings(smol):
@@ -189,6 +202,12 @@ def test_openai_backend_streams_from_a_real_server(llama_server):
     chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser()
     parts = [p for p in chain.stream({"q": "Count from 1 to 5."}) if p]
     assert len(parts) > 1 and "".join(parts).strip()
+
+
+def test_the_judge_step_works_over_a_real_server(llama_server):
+    settings = Settings(openai_base_url=llama_server, request_timeout=60)
+    chance = judge(settings, "openai", "Where is Paris?", "France", "Paris is the capital of France.")
+    assert 0.0 < chance < 1.0  # a probability from the log-probabilities the server reports, not a bare yes or no
 
 
 def test_openai_wrong_path_is_explained(llama_server):

@@ -1,0 +1,44 @@
+"""The judge step: the model reads the text its short answer cites and says whether that text
+gives this answer to exactly this question.
+
+A small model readily answers an on-topic question the evidence does not answer (a question
+about a detail the passage changes, or an event it does not report). Asked afterwards, on the
+cited text alone and without its own reply in view, it tells those apart from supported
+answers far better than a similarity can (docs/benchmarks.md, "The model judges its short
+answer"). Its confidence is the probability of "yes" against "no" on the first token.
+"""
+
+from __future__ import annotations
+
+import math
+
+from langchain_core.messages import HumanMessage
+
+import prompts
+from rag.llms import make_chat_model
+from rag.settings import Settings
+
+YES = {"yes", "ja"}
+NO = {"no", "nein"}
+TOP_TOKENS = 20
+CITED_CHARS = 1500  # about 400 tokens: the cited sentences, not the whole evidence
+
+
+def judge(settings: Settings, backend: str, question: str, short: str, cited: str) -> float | None:
+    """P(yes) that `cited` gives `short` as the answer to `question`; None when the backend
+    reports no log-probabilities and the reply is neither yes nor no."""
+    model = make_chat_model(settings, backend)
+    prompt = prompts.load("judge").format(support=cited[:CITED_CHARS], question=question, short=short)
+    reply = model.invoke([HumanMessage(prompt)], max_tokens=1, temperature=0.0, logprobs=True,
+                         top_logprobs=TOP_TOKENS)
+    first = (reply.response_metadata.get("logprobs") or {}).get("content") or []
+    if first:
+        mass = {"yes": 0.0, "no": 0.0}
+        for alternative in first[0].get("top_logprobs", []):
+            word = alternative["token"].strip().lower()
+            if word in YES or word in NO:
+                mass["yes" if word in YES else "no"] += math.exp(alternative["logprob"])
+        if mass["yes"] + mass["no"] > 0:
+            return mass["yes"] / (mass["yes"] + mass["no"])
+    word = str(reply.content).strip().lower().strip(".!")
+    return 1.0 if word in YES else 0.0 if word in NO else None
