@@ -181,7 +181,7 @@ def mean_scores(rows: Sequence[dict[str, float | None]]) -> dict[str, float | No
     """Each score averaged over the questions it applies to (None when it applies to none)."""
     means: dict[str, float | None] = {}
     for name in SCORE_NAMES:
-        values = [row[name] for row in rows if row.get(name) is not None]
+        values = [value for row in rows if (value := row.get(name)) is not None]
         means[name] = round(sum(values) / len(values), 4) if values else None
     return means
 

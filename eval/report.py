@@ -214,7 +214,7 @@ def latency_plot(rows: Sequence[dict[str, Any]]) -> bytes:
               for name in dict.fromkeys(r["pipeline"] for r in rows)}
     edges = np.histogram_bin_edges([t for values in totals.values() for t in values] or [0.0], bins=24)
     for name, values in totals.items():  # shared bins, or the pipelines cannot be compared by eye
-        ax.hist(values, bins=edges, histtype="step", linewidth=1.5, label=name)
+        ax.hist(values, bins=list(edges), histtype="step", linewidth=1.5, label=name)
     ax.set(xlabel="seconds per answer", ylabel="questions")
     ax.legend()
     return _png(fig)

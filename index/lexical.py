@@ -39,7 +39,9 @@ class LexicalIndex:
         """(chunk position, BM25 score) pairs, best first; only chunks sharing a word.
 
         `allowed` restricts to those positions before the top-k cut (filters)."""
-        tokens = [t for t in tokenize(query) if self._bm25 is not None and t in self._bm25.vocab_dict]
+        if self._bm25 is None:
+            return []
+        tokens = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
         if not tokens:
             return []
         # get_scores + argpartition rather than bm25s' retrieve(): that one starts a thread

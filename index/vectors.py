@@ -55,13 +55,14 @@ class VectorIndex:
         params = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.kind == "ivf"
-                      else faiss.SearchParameters(sel=selector))
+            # faiss's SWIG classes take their fields as keywords, which its stubs do not declare.
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.kind == "ivf"  # type: ignore[call-arg]
+                      else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def vector(self, position: int) -> np.ndarray:
-        return self._index.reconstruct(position)
+        return np.asarray(self._index.reconstruct(position))
 
     def vectors(self) -> np.ndarray:
         return self._index.reconstruct_n(0, self.size) if self.size else np.zeros((0, self.dim), np.float32)

@@ -105,7 +105,10 @@ class SentenceTransformerEmbeddings(Embedder):
                 "once on a connected machine into the Hugging Face cache and copy that cache here."
             ) from exc
         self.identity = identity or f"st:{model}"
-        self.dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"the embedding model {model!r} does not say its vector size")
+        self.dim = int(dim)
 
     def embed_documents_array(self, texts: list[str]) -> np.ndarray:
         if not texts:

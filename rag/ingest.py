@@ -212,6 +212,6 @@ def _merge(
     """The full next state: kept documents with their old chunks and vectors, then the new ones."""
     kept_ids = {d.doc_id for d in kept}
     positions = [i for i, c in enumerate(snapshot.chunks) if c.doc_id in kept_ids] if snapshot else []
-    old_vectors = snapshot.vectors.vectors()[positions] if positions else np.zeros((0, dim), np.float32)
+    old_vectors = snapshot.vectors.vectors()[positions] if snapshot and positions else np.zeros((0, dim), np.float32)
     old_chunks = [snapshot.chunks[i] for i in positions] if snapshot else []
     return kept + fresh, old_chunks + new_chunks, np.concatenate([old_vectors, new_vectors]).astype(np.float32)

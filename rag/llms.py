@@ -22,7 +22,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from langchain_core.messages import (
     HumanMessage,
     SystemMessage,
 )
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
@@ -194,14 +195,11 @@ def _text(message: BaseMessage) -> str:
     return "".join(parts)
 
 
-def _usage(prompt_tokens: int | None, completion_tokens: int) -> dict[str, int] | None:
+def _usage(prompt_tokens: int | None, completion_tokens: int) -> UsageMetadata | None:
     if prompt_tokens is None:
         return None
-    return {
-        "input_tokens": prompt_tokens,
-        "output_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
+    return UsageMetadata(input_tokens=prompt_tokens, output_tokens=completion_tokens,
+                         total_tokens=prompt_tokens + completion_tokens)
 
 
 class LlamaCppChat(BaseChatModel):
@@ -291,7 +289,11 @@ class LlamaCppChat(BaseChatModel):
         if top:
             # llama.cpp computes log-probabilities only for a model loaded with logits_all, which
             # costs every prompt; the first token's logits, seen on their way, are enough here.
-            params["logits_processor"] = [lambda ids, logits: first_logits.append(logits.copy()) or logits]
+            def keep_first(ids: Any, logits: Any) -> Any:
+                first_logits.append(logits.copy())
+                return logits
+
+            params["logits_processor"] = [keep_first]
         with loaded.lock:
             try:
                 response = loaded.llama.create_chat_completion(messages=msgs, stream=False, **params)
@@ -320,7 +322,7 @@ class LlamaCppChat(BaseChatModel):
         stop: list[str] | None,
         cancel: threading.Event | None,
         kwargs: dict[str, Any],
-    ) -> Iterator[ChatGenerationChunk]:
+    ) -> Generator[ChatGenerationChunk]:
         """Token chunks, then one empty chunk carrying finish reason and usage."""
         loaded = self.load()
         msgs = self._messages(messages)

@@ -394,7 +394,9 @@ def _parse_gguf(mm: mmap.mmap, size: int) -> GGUFInfo:
         value = skip_value(kind)
         if kind != _ARRAY:
             meta[key] = value
-    alignment = int(meta.get("general.alignment", 32) or 32)
+    alignment = meta.get("general.alignment") or 32
+    if not isinstance(alignment, int):
+        raise _Corrupt(f"general.alignment is {alignment!r}, not a number")
     end = 0
     for _ in range(n_tensors):
         string()  # name

@@ -157,7 +157,7 @@ def link_titles(
     linked = list(dict.fromkeys(doc for text in texts for gram in _ngrams(text) for doc in titles.get(gram, [])))
     head = ranked[:LINK_AFTER]
     present = {snapshot.chunks[i].doc_id for i, _ in head}
-    best_chunk = {}
+    best_chunk: dict[str, tuple[int, float]] = {}
     for position, score in ranked:
         best_chunk.setdefault(snapshot.chunks[position].doc_id, (position, score))
     allowed_set = None if allowed is None else {int(a) for a in allowed}

@@ -164,7 +164,7 @@ async def _answer_items(stream: Iterator[str | EvidenceFound | Answer],
             item = await anyio.to_thread.run_sync(next, stream, done)
             if item is done:
                 return
-            yield item
+            yield item  # type: ignore[misc]  # not `done`: that returned above
     finally:
         # Closing the generator stops the model and frees the lock it holds.
         close = getattr(stream, "close", None)
