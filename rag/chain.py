@@ -128,16 +128,17 @@ def judges(settings: Settings, backend: str) -> bool:
 
 def judge_short(checked: CheckedReply, verifier: Verifier, request: Request, backend: str,
                 settings: Settings) -> float | None:
-    """The judge's probability that the cited text gives the short answer; None when there is none to judge."""
+    """The judge's probability that the text the answer cites answers the question; None when
+    there is no short answer to judge (the judge was measured on short answers only)."""
     if not checked.hold_short or not checked.short or checked.short_failed or checked.declined:
         return None
-    return judge(settings, backend, request.question, checked.short, verifier.cited_text(checked.short_evidence))
+    return judge(settings, backend, request.question, verifier.cited_text(checked.short_evidence))
 
 
 def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend: str, lang: str,
            settings: Settings, judged: float | None = None) -> Outcome:
     """What a checked reply amounts to: the answer shown, a quote of the nearest evidence, or a refusal.
-    `judged` is the judge step's probability that the cited text gives the short answer."""
+    `judged` is the judge step's probability that the cited text answers the question."""
     support = request.evidence.support
     if checked.declined:
         if backend != "extractive" and support >= settings.quote_when_declined:
@@ -150,7 +151,7 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
         # The short answer is not what the evidence says: say so, with the nearest evidence.
         return _nearest(verifier, lang, f"short answer withheld: {checked.short_failed}")
     if judged is not None and judged < settings.judge_threshold:
-        reason = f"short answer withheld: reading the cited text, the model did not confirm it (p={judged:.2f})"
+        reason = f"short answer withheld: reading the cited text alone, the model found no answer in it (p={judged:.2f})"
         if checked.kept_claims:  # what the evidence does say, checked, under the notice that it is no answer
             return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
         return _nearest(verifier, lang, reason)

@@ -1,11 +1,12 @@
-"""The judge step: the model reads the text its short answer cites and says whether that text
-gives this answer to exactly this question.
+"""The judge step: the model reads the text its answer cites, alone, and says whether that
+text contains the answer to the question.
 
 A small model readily answers an on-topic question the evidence does not answer (a question
 about a detail the passage changes, or an event it does not report). Asked afterwards, on the
-cited text alone and without its own reply in view, it tells those apart from supported
-answers far better than a similarity can (docs/benchmarks.md, "The model judges its short
-answer"). Its confidence is the probability of "yes" against "no" on the first token.
+cited text alone, without its reply and without the answer it gave (shown the answer, it
+mostly agrees with itself), it tells those apart from answerable ones better than any
+similarity (docs/benchmarks.md, "The model judges what it cites"). Its confidence is the
+probability of "yes" against "no" on the first token.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ TOP_TOKENS = 20
 CITED_CHARS = 1500  # about 400 tokens: the cited sentences, not the whole evidence
 
 
-def judge(settings: Settings, backend: str, question: str, short: str, cited: str) -> float | None:
-    """P(yes) that `cited` gives `short` as the answer to `question`; None when the backend
-    reports no log-probabilities and the reply is neither yes nor no."""
+def judge(settings: Settings, backend: str, question: str, cited: str) -> float | None:
+    """P(yes) that `cited` contains the answer to `question`; None when the backend reports no
+    log-probabilities and the reply is neither yes nor no."""
     model = make_chat_model(settings, backend)
-    prompt = prompts.load("judge").format(support=cited[:CITED_CHARS], question=question, short=short)
+    prompt = prompts.load("judge").format(cited=cited[:CITED_CHARS], question=question)
     reply = model.invoke([HumanMessage(prompt)], max_tokens=1, temperature=0.0, logprobs=True,
                          top_logprobs=TOP_TOKENS)
     first = (reply.response_metadata.get("logprobs") or {}).get("content") or []

@@ -134,7 +134,7 @@ class TestVerification:
         confirmed = settle(result, verifier, request, "local", "en", s, judged=s.judge_threshold + 0.1)
         assert not confirmed.refused and confirmed.short == "14" and confirmed.text.startswith("14\n")
         doubted = settle(result, verifier, request, "local", "en", s, judged=s.judge_threshold - 0.1)
-        assert doubted.refused and not doubted.short and "did not confirm" in doubted.reason
+        assert doubted.refused and not doubted.short and "found no answer" in doubted.reason
         assert doubted.text.startswith("The documents don't state this clearly")
         assert "former Prime Minister" in doubted.text  # what the evidence does say, still shown and cited
 
