@@ -16,6 +16,7 @@ from rag.claims import facts, missing, stated_answer, vocabulary
 from rag.engine import Engine
 from rag.generate import Request
 from rag.instructions import addresses_assistant
+from rag.judge import judge
 from rag.models import bundled_model_installed
 from rag.reply import CheckedReply
 from rag.settings import DEMO_CORPUS, Settings
@@ -415,6 +416,19 @@ class TestLocalModel:
                    "beside the coming election passes as the winner", strict=False))])
     def test_unanswerable_questions_are_refused(self, demo_engine: Engine, question: str) -> None:
         assert demo_engine.ask(question, backend="local").refused
+
+    @pytest.mark.parametrize(("question", "answered"), [
+        ("When did the Harwick signal depot open?", True),
+        ("Wann wurde das Harwick-Depot eröffnet?", True),
+        ("When did the Harwick signal depot close?", False),
+        ("How many soldiers work at the Harwick signal depot?", False),
+    ])
+    def test_the_judge_finds_an_answer_only_in_a_text_that_holds_it(self, demo_engine: Engine, question: str,
+                                                                    answered: bool) -> None:
+        settings = demo_engine.settings
+        cited = "The Harwick signal depot opened in 1953. It stores field radios and spare antennas."
+        chance = judge(settings, "local", question, cited)
+        assert chance is not None and (chance >= settings.judge_threshold) == answered
 
     def test_instructions_inside_documents_do_not_change_the_answer(self, tmp_path: Path) -> None:
         engine = _injection_engine(tmp_path)
