@@ -92,7 +92,7 @@ class AnswerChain:
             yield from _timed(_checked_stream(make_generator(self.settings, backend).reply(request, usage), checked),
                               timings, started)
             judged_at = time.perf_counter()
-            judged = judge_short(checked, verifier, request, backend, self.settings)
+            judged = judge_reply(checked, verifier, request, backend, self.settings)
             timings["judge"] = time.perf_counter() - judged_at
             outcome = settle(checked, verifier, request, backend, lang, self.settings, judged)
             streamed = checked.shown.rstrip()
@@ -122,15 +122,15 @@ class AnswerChain:
         )
 
 def judges(settings: Settings, backend: str) -> bool:
-    """Whether the model judges its own short answers (rag/judge.py): the extractive quoter has no model."""
+    """Whether the model judges its own replies (rag/judge.py): the extractive quoter has no model."""
     return backend != "extractive" and settings.judge_threshold > 0
 
 
-def judge_short(checked: CheckedReply, verifier: Verifier, request: Request, backend: str,
+def judge_reply(checked: CheckedReply, verifier: Verifier, request: Request, backend: str,
                 settings: Settings) -> float | None:
-    """The judge's probability that the text the answer cites answers the question; None when
-    there is no short answer to judge (the judge was measured on short answers only)."""
-    if not checked.hold_short or not checked.short or checked.short_failed or checked.declined:
+    """The judge's probability that the text the reply cites answers the question; None when the
+    judge is off or nothing of the reply stood."""
+    if not checked.hold_short or checked.short_failed or checked.declined or not (checked.short or checked.kept_claims):
         return None
     return judge(settings, backend, request.question, verifier.cited_text(checked.short_evidence))
 
@@ -151,7 +151,7 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
         # The short answer is not what the evidence says: say so, with the nearest evidence.
         return _nearest(verifier, lang, f"short answer withheld: {checked.short_failed}")
     if judged is not None and judged < settings.judge_threshold:
-        reason = f"short answer withheld: reading the cited text alone, the model found no answer in it (p={judged:.2f})"
+        reason = f"answer withheld: reading the cited text alone, the model found no answer in it (p={judged:.2f})"
         if checked.kept_claims:  # what the evidence does say, checked, under the notice that it is no answer
             return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
         return _nearest(verifier, lang, reason)

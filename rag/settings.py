@@ -74,7 +74,7 @@ class Settings:
     # question's words (same language). Off by default: on the tune halves every value from 0.3
     # refused more answerable questions than unanswerable ones.
     answer_coverage: float = 0.0
-    # A model's short answer stands only when the model, reading the text it cites alone, says
+    # A model's answer stands only when the model, reading the text it cites alone, says
     # with at least this probability that it contains the answer (rag/judge.py); 0 turns the
     # judge off. 0.5 is the model's own decision (yes likelier than no); on the tune halves every
     # value from 0.3 to 0.5 caught the same unanswerable questions and left F1 as it was

@@ -31,7 +31,7 @@ from eval.metrics import score_question
 from eval.runner import bench_engine
 from rag import chain
 from rag.answer import Answer
-from rag.chain import judge_short, judges, settle
+from rag.chain import judge_reply, judges, settle
 from rag.evidence import EvidenceSet
 from rag.gate import gate
 from rag.generate import Request
@@ -59,7 +59,7 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
         checked.feed(recorded.raw_reply)
         checked.finish()
         request = Request(evidence.question, lang, evidence, blocks)
-        judged = judge_short(checked, verifier, request, backend, settings)  # calls the model when the judge is on
+        judged = judge_reply(checked, verifier, request, backend, settings)  # calls the model when the judge is on
         outcome = settle(checked, verifier, request, backend, lang, settings, judged)
         refused, text, short, removed, reason = (outcome.refused, outcome.text, outcome.short, checked.withheld,
                                                  outcome.reason)
