@@ -118,8 +118,9 @@ async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
 
 async def ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
     """Server-sent events: `evidence` (the passages found, before the model starts), `token`
-    (answer text as it is checked), then one `answer` (the Answer JSON); `error` (JSON with
-    `detail`) if answering fails midway."""
+    (answer text as it is checked), then one `answer` (the Answer JSON, whose text replaces the
+    tokens: it adds the short answer once the model has judged it, or the notice that the
+    documents don't state it); `error` (JSON with `detail`) if answering fails midway."""
     engine = engine_of(request)
     question = checked_question(body, settings_of(request))
     return EventSourceResponse(_answer_events(engine.ask_stream(question, _history(body), body.backend), request))
