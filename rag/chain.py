@@ -223,10 +223,10 @@ def resolve_backend(settings: Settings, requested: str | None) -> str:
 
 
 def backend_label(settings: Settings, requested: str | None = None) -> str:
-    """Who will answer, as the UI and the evaluator show it: e.g. local:qwen2.5-1.5b-instruct."""
+    """Who will answer, as the UI and the evaluator show it: e.g. local:qwen2.5-coder-1.5b-instruct."""
     backend = resolve_backend(settings, requested)
     if backend == "local":
-        return f"local:{settings.model_path.rsplit('/', 1)[-1] if settings.model_path else 'qwen2.5-1.5b-instruct'}"
+        return f"local:{settings.model_path.rsplit('/', 1)[-1] if settings.model_path else 'qwen2.5-coder-1.5b-instruct'}"
     if backend == "openai":
         return f"openai:{settings.openai_model}@{settings.openai_base_url}"
     return backend

@@ -21,7 +21,6 @@ import asyncio
 import os
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +74,6 @@ class _Loaded:
         # generator from different executor threads, and only a Lock may be released
         # by another thread than the one that took it.
         self.lock = threading.Lock()
-        self.load_seconds = 0.0
         self._formatter: Any = None
         self._formatter_ready = False
 
@@ -139,7 +137,6 @@ def load_llama(model_path: str | Path, n_ctx: int, n_threads: int, seed: int = D
             return loaded
         from llama_cpp import Llama
 
-        start = time.perf_counter()
         try:
             llama = Llama(
                 model_path=str(path),
@@ -159,15 +156,8 @@ def load_llama(model_path: str | Path, n_ctx: int, n_threads: int, seed: int = D
         if "chat_template.default" in getattr(llama, "_chat_handlers", {}):
             llama.chat_format = "chat_template.default"
         loaded = _Loaded(llama)
-        loaded.load_seconds = time.perf_counter() - start
         _LOADED[key] = loaded
         return loaded
-
-
-def unload_all() -> None:
-    """Forget the loaded models (their memory is freed once no chat model holds them)."""
-    with _LOADED_LOCK:
-        _LOADED.clear()
 
 
 def _role(message: BaseMessage) -> str:

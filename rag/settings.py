@@ -54,7 +54,7 @@ class Settings:
 
     # Answering.
     llm_backend: str = "auto"  # auto | local | openai | extractive
-    model_path: str = ""  # a GGUF file; empty means the bundled Qwen2.5 1.5B model
+    model_path: str = ""  # a GGUF file; empty means the bundled Qwen2.5-Coder-1.5B-Instruct
     n_ctx: int = 4096
     n_threads: int = 0  # 0: all cores
     max_answer_tokens: int = 320

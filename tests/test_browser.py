@@ -1,7 +1,8 @@
 """The chat, the source viewer and the widget in headless Chromium against a real server.
 
 Every test also checks that neither the browser nor the server reached any host but 127.0.0.1.
-Screenshots of the chat, the viewer and the widget go to docs/screenshot-*.png.
+Screenshots of the chat, the viewer and the widget go to a temporary folder, or to the folder
+RAG_SCREENSHOT_DIR names: `bash scripts/refresh-screenshots.sh` refreshes the docs' copies.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -22,7 +24,6 @@ from test_api import READER, RUTTE, Server, running_server, serving  # tests/ is
 from ui.server import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     # Without these Chromium phones home for updates, field trials and sync at start.
@@ -40,6 +41,13 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: apt-get install chromium"),
 ]
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: never the tracked docs/ copies, unless asked for by RAG_SCREENSHOT_DIR."""
+    chosen = os.environ.get("RAG_SCREENSHOT_DIR")
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +145,7 @@ def assert_not_pwned(page_or_frame: object) -> None:
     assert page_or_frame.evaluate("typeof window.__pwned") == "undefined"
 
 
-def test_chat_streams_a_cited_answer_that_opens_the_source(context: object, server: Server) -> None:
+def test_chat_streams_a_cited_answer_that_opens_the_source(context: object, server: Server, screenshots: Path) -> None:
     page = open_chat(context, server)
     answer = ask_in_chat(page, RUTTE)
     assert page.evaluate("window.__sawStreaming")
@@ -152,7 +160,7 @@ def test_chat_streams_a_cited_answer_that_opens_the_source(context: object, serv
     assert german.locator("a.rag-cite").count() >= 1
     assert german.locator("strong.rag-short").inner_text() == "Präsident Biden"  # the short answer, in bold
     assert "· de" in page.locator("#rag-sources .rag-source").first.inner_text()
-    page.screenshot(path=str(DOCS / "screenshot-chat.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "screenshot-chat.png"), full_page=True)
 
     with context.expect_page() as opened:
         german.locator("a.rag-cite").first.click()
@@ -162,7 +170,7 @@ def test_chat_streams_a_cited_answer_that_opens_the_source(context: object, serv
     assert mark.is_visible() and "Ramstein" in mark.inner_text()
     box = mark.bounding_box()
     assert box is not None and 0 <= box["y"] < viewer.viewport_size["height"]
-    viewer.screenshot(path=str(DOCS / "screenshot-viewer.png"))
+    viewer.screenshot(path=str(screenshots / "screenshot-viewer.png"))
 
 
 def test_refusal_is_a_notice_that_lists_the_nearest_passages(context: object, server: Server) -> None:
@@ -240,7 +248,8 @@ def _ask_in_widget(frame: object, question: str) -> None:
     frame.locator(".w-footer").nth(before).wait_for()
 
 
-def test_widget_answers_on_a_page_of_another_origin(context: object, server: Server, host_site: str) -> None:
+def test_widget_answers_on_a_page_of_another_origin(context: object, server: Server, host_site: str,
+                                                   screenshots: Path) -> None:
     host = context.new_page()
     host.goto(host_site)
     launcher = host.locator("[data-rag-widget] button.launcher")
@@ -256,7 +265,7 @@ def test_widget_answers_on_a_page_of_another_origin(context: object, server: Ser
 
     _ask_in_widget(frame, "And who did he take over from?")
     assert "Stoltenberg" in frame.locator(".w-bot").last.inner_text()
-    host.screenshot(path=str(DOCS / "screenshot-widget.png"))
+    host.screenshot(path=str(screenshots / "screenshot-widget.png"))
 
 
 def test_with_keys_a_browser_signs_in_and_the_widget_asks_with_its_reader_key(

@@ -381,7 +381,7 @@ class TestInstructionsInDocuments:
 @pytest.mark.slow
 @pytest.mark.skipif(not bundled_model_installed(), reason="the bundled model is not installed: bash scripts/install-models.sh")
 class TestLocalModel:
-    """The real Qwen2.5-1.5B GGUF through llama.cpp: minutes on 2 cores, so few and pointed."""
+    """The real Qwen2.5-Coder-1.5B-Instruct GGUF through llama.cpp: minutes on 2 cores, so few and pointed."""
 
     def test_the_demo_question_gets_the_three_priorities_each_cited_to_its_sentence(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask(DEMO_QUESTION, backend="local")
