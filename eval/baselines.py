@@ -32,10 +32,10 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from eval.benchmark import Question
 from eval.metrics import RANKING_DEPTH, unique_in_order
 from rag.answer import Answer
-from rag.chain import AnswerChain, backend_label
+from rag.backends import chat_model, describe, has_model
+from rag.chain import AnswerChain
 from rag.engine import Engine
 from rag.evidence import gather
-from rag.llms import make_chat_model
 from rag.reply import short_answer
 from rag.retrieval import Mode, Passage
 from rag.settings import cache_home
@@ -175,7 +175,7 @@ class LangChainRecipe:
         )
 
     def answer(self, question: Question, backend: str) -> Answer:
-        if backend == "extractive":
+        if not has_model(backend):
             return self._extractive.ask(question.question, None, backend)
         return self._stuff(question.question, backend)
 
@@ -183,7 +183,7 @@ class LangChainRecipe:
         started = time.perf_counter()
         passages = self.retrieve(question, LC_TOP_K)
         retrieved = time.perf_counter()
-        chain = ChatPromptTemplate.from_messages([("human", STUFF_PROMPT)]) | make_chat_model(self.settings, backend)
+        chain = ChatPromptTemplate.from_messages([("human", STUFF_PROMPT)]) | chat_model(self.settings, backend)
         message = chain.invoke({"context": "\n\n".join(p.text for p in passages), "question": question})
         done = time.perf_counter()
         text = str(message.content).strip()
@@ -191,7 +191,7 @@ class LangChainRecipe:
         return Answer(
             question=question, answer=text, citations=[], passages=passages,
             refused=not text or bool(_DONT_KNOW.search(text)), confidence=0.0,
-            backend=backend_label(self.settings, backend),
+            backend=describe(self.settings, backend),
             timings={"retrieve": round(retrieved - started, 4), "generate": round(done - retrieved, 4),
                      "total": round(done - started, 4)},
             standalone_question=question,

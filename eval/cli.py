@@ -25,7 +25,7 @@ from eval.compare import compare_runs, format_comparison
 from eval.formats import load_bench
 from eval.report import LABELS, write_report
 from eval.runner import RunMismatch, bench_engine, execute, prepare, select_questions
-from rag.chain import BACKENDS
+from rag.backends import choices
 from rag.settings import Settings
 
 SHOWN = ("recall@1", "recall@5", "mrr@10", "f1", "contained", "citation_precision", "correct_refusal",
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("bench", nargs="?", type=Path, metavar="BENCH", help="benchmark folder or SQuAD .json file")
     p.add_argument("--questions", type=Path, metavar="FILE", help="questions.jsonl to ask the existing index")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: runs/<bench>-<backend>-<fp>)")
-    p.add_argument("--backend", choices=BACKENDS, help="default: the llm_backend setting")
+    p.add_argument("--backend", choices=choices(), help="default: the llm_backend setting")
     chosen = p.add_mutually_exclusive_group()
     chosen.add_argument("--limit", type=int, metavar="N", help="only the first N questions by id")
     chosen.add_argument("--subset", type=Path, metavar="FILE", help="only the question ids listed in FILE")

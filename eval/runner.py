@@ -33,7 +33,7 @@ from eval.benchmark import Bench, Question, question_from_json
 from eval.halves import HALVES, half_of
 from eval.metrics import mean_scores, percentiles, recall_curve, score_question
 from rag.answer import Answer
-from rag.chain import resolve_backend
+from rag.backends import resolve
 from rag.engine import Engine
 from rag.settings import Settings, cache_home
 
@@ -46,7 +46,7 @@ SUMMARY = "summary.json"
 _INDEX_CODE = ("rag.loaders", "rag.chunking", "rag.ingest", "index.store", "index.lexical", "index.vectors")
 _ANSWER_CODE = ("rag.engine", "rag.retrieval", "rag.rerank", "rag.chain", "rag.condense", "rag.evidence", "rag.gate",
                 "rag.instructions", "rag.generate", "rag.verify", "rag.claims", "rag.citations",
-                "rag.reply", "rag.judge", "rag.llms", "eval.baselines")
+                "rag.reply", "rag.judge", "rag.backends", "rag.llms", "eval.baselines")
 
 # Settings that change neither retrieval nor answers: left out of the fingerprint.
 _NOT_FINGERPRINTED = {
@@ -138,7 +138,7 @@ def fingerprinted_settings(settings: Settings, backend: str) -> dict[str, Any]:
 
 
 def prepare(bench: Bench, engine: Engine, backend: str | None, pipelines: Sequence[str], out_dir: Path | None) -> Run:
-    resolved = resolve_backend(engine.settings, backend)
+    resolved = resolve(engine.settings, backend)
     code = code_version()
     fp = fingerprint(engine, resolved, code)
     out = out_dir or Path("runs") / f"{bench.name}-{resolved}-{fp[:8]}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import prompts
 from rag.answer import Answer, Citation, EvidenceFound
+from rag.backends import describe, has_model, resolve
 from rag.citations import citation_for
 from rag.claims import asked_kind
 from rag.condense import History, condense, llm_rewriter
@@ -24,12 +25,10 @@ from rag.gate import gate
 from rag.generate import Request, Usage, make_generator
 from rag.judge import judge
 from rag.loaders import detect_language
-from rag.models import bundled_model_installed
 from rag.reply import CheckedReply
 from rag.settings import Settings
 from rag.verify import Verifier
 
-BACKENDS = ("auto", "local", "openai", "extractive")
 Find = Callable[[str], EvidenceSet]  # the retrieve and evidence steps: question in, scored evidence out
 
 
@@ -61,14 +60,14 @@ class AnswerChain:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        backend = resolve_backend(self.settings, backend)
+        backend = resolve(self.settings, backend)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         lang = detect_language(question)
         if lang == "und" and history:  # "And the second?" is too short to tell: the conversation's language
             lang = detect_language(" ".join(m.get("content", "") for m in history))
 
-        rewrite = None if backend == "extractive" else llm_rewriter(self.settings, backend)
+        rewrite = llm_rewriter(self.settings, backend) if has_model(backend) else None
         standalone = condense(question, history or [], rewrite)
         timings["condense"] = time.perf_counter() - started
 
@@ -78,7 +77,7 @@ class AnswerChain:
         timings["evidence"] = time.perf_counter() - mark
         yield EvidenceFound(_block_citations(evidence, blocks))
 
-        floor = self.settings.gate_for(backend)
+        floor = self.settings.gate_for(has_model(backend))
         verifier = Verifier(evidence, blocks, lang, self.settings, floor)
         decision = gate(evidence, blocks, floor)
         usage = Usage()
@@ -109,7 +108,7 @@ class AnswerChain:
             passages=evidence.passages,
             refused=outcome.refused,
             confidence=0.0 if outcome.refused else _confidence(evidence, floor, checked),
-            backend=backend_label(self.settings, backend),
+            backend=describe(self.settings, backend),
             timings={k: round(v, 4) for k, v in timings.items()},
             standalone_question=standalone,
             tokens=usage.tokens,
@@ -123,7 +122,7 @@ class AnswerChain:
 
 def judges(settings: Settings, backend: str) -> bool:
     """Whether the model judges its own replies (rag/judge.py): the extractive quoter has no model."""
-    return backend != "extractive" and settings.judge_threshold > 0
+    return has_model(backend) and settings.judge_threshold > 0
 
 
 def judge_reply(checked: CheckedReply, verifier: Verifier, request: Request, backend: str,
@@ -141,7 +140,7 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     `judged` is the judge step's probability that the cited text answers the question."""
     support = request.evidence.support
     if checked.declined:
-        if backend != "extractive" and support >= settings.quote_when_declined:
+        if has_model(backend) and support >= settings.quote_when_declined:
             # The model found no answer, yet a sentence matches the question clearly: small models
             # decline too readily, above all across languages, so show it, as the nearest
             # evidence and not as an answer.
@@ -156,7 +155,7 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
             return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
         return _nearest(verifier, lang, reason)
     head = f"{checked.short}\n" if checked.hold_short and checked.short else ""  # the held short answer, judged
-    if backend == "extractive" and asked_kind(request.question) and not checked.short:
+    if not has_model(backend) and asked_kind(request.question) and not checked.short:
         # A question for a name, number or date that no evidence sentence answers outright:
         # the quotes are what is nearest, not an answer.
         return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True,
@@ -210,23 +209,3 @@ def _confidence(evidence: EvidenceSet, floor: float, checked: CheckedReply | Non
     matched = min(1.0, max(0.0, (evidence.support - floor) / (ceiling - floor)))
     kept = 1.0 if checked is None or not checked.removed else 0.5
     return round(0.5 * matched + 0.5 * kept, 3)
-
-
-def resolve_backend(settings: Settings, requested: str | None) -> str:
-    """The backend that will answer: `auto` is local when a model is there, else extractive."""
-    backend = requested or settings.llm_backend
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        return "local" if settings.model_path or bundled_model_installed() else "extractive"
-    return backend
-
-
-def backend_label(settings: Settings, requested: str | None = None) -> str:
-    """Who will answer, as the UI and the evaluator show it: e.g. local:qwen2.5-coder-1.5b-instruct."""
-    backend = resolve_backend(settings, requested)
-    if backend == "local":
-        return f"local:{settings.model_path.rsplit('/', 1)[-1] if settings.model_path else 'qwen2.5-coder-1.5b-instruct'}"
-    if backend == "openai":
-        return f"openai:{settings.openai_model}@{settings.openai_base_url}"
-    return backend

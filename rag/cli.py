@@ -18,7 +18,7 @@ from typing import Any
 
 from index.store import IndexProblem
 from rag.answer import Answer
-from rag.chain import BACKENDS
+from rag.backends import choices
 from rag.citations import citation_for
 from rag.embedders import EmbedderUnavailable
 from rag.engine import Engine
@@ -171,12 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question with cited sources")
     p.add_argument("question")
-    p.add_argument("--backend", choices=BACKENDS, help="default: the llm_backend setting (auto)")
+    p.add_argument("--backend", choices=choices(), help="default: the llm_backend setting (auto)")
     p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="a conversation in the terminal, with follow-up questions")
-    p.add_argument("--backend", choices=BACKENDS)
+    p.add_argument("--backend", choices=choices())
     p.set_defaults(func=cmd_chat)
 
     for plugin in entry_points(group="rag.commands"):

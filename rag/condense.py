@@ -16,8 +16,8 @@ from collections.abc import Callable
 from langchain_core.prompts import ChatPromptTemplate
 
 import prompts
+from rag.backends import chat_model
 from rag.claims import asked_kind, content_words, stated_answer
-from rag.llms import make_chat_model
 from rag.settings import Settings
 
 History = list[dict[str, str]]  # [{"role": "user" | "assistant", "content": "..."}]
@@ -131,7 +131,7 @@ def _usable(rewritten: str, question: str) -> str:
 def llm_rewriter(settings: Settings, backend: str) -> Callable[[str, History], str]:
     def rewrite(question: str, history: History) -> str:
         turns = "\n".join(f"{m['role']}: {m['content'][:TURN_CHARS]}" for m in history[-HISTORY_TURNS:])
-        chain = ChatPromptTemplate.from_messages([("human", prompts.load("condense"))]) | make_chat_model(settings, backend)
+        chain = ChatPromptTemplate.from_messages([("human", prompts.load("condense"))]) | chat_model(settings, backend)
         return str(chain.invoke({"history": turns, "question": question}).content)
 
     return rewrite

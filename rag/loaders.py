@@ -33,6 +33,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from index.records import Document
+from rag import registry
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 # PDFs that floods the ingest output with noise the user cannot act on.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
+JSONL = ".jsonl"  # one document per record: read here, not by a registered reader
 
 TITLE_MAX_CHARS = 120
 
@@ -96,7 +97,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[SourceFile], list[tuple[
             continue
         for path, relative in candidates:
             suffix = path.suffix.lower()
-            if suffix not in SUPPORTED_SUFFIXES:
+            if suffix not in supported_suffixes():
                 problems.append((str(path), _unsupported(suffix)))
                 continue
             resolved = path.resolve()
@@ -146,6 +147,11 @@ def _link_problem(link: Path, inside: Path) -> str | None:
     return None if target.is_relative_to(inside) else f"symlink to {target}, outside the folder"
 
 
+def supported_suffixes() -> set[str]:
+    """The file suffixes ingest reads: one per registered loader (`rag.loaders` entry points), and .jsonl."""
+    return {f".{name}" for name in registry.names(registry.LOADERS)} | {JSONL}
+
+
 def _unsupported(suffix: str) -> str:
     return f"unsupported file type {suffix}" if suffix else "unsupported file type (no extension)"
 
@@ -192,7 +198,7 @@ def load_file(file: SourceFile, skipped: list[tuple[str, str]] | None = None) ->
     yields nothing usable; a parser crash on a malformed file is reported the same way.
     """
     suffix = file.path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if suffix not in supported_suffixes():
         raise LoadError(_unsupported(suffix))
     try:
         data = file.path.read_bytes()
@@ -200,9 +206,10 @@ def load_file(file: SourceFile, skipped: list[tuple[str, str]] | None = None) ->
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
     if not data:
         raise LoadError("empty document")
-    if suffix == ".jsonl":
+    if suffix == JSONL:
         return _load_jsonl(file, data, skipped if skipped is not None else [])
-    title, text, meta = _READERS[suffix](data)
+    reader: Reader = registry.load(registry.LOADERS, suffix[1:], "loader")
+    title, text, meta = reader(data)
     if not text.strip():
         raise LoadError("empty document")
     title = _cut_title(title) or _first_line_title(text) or file.path.stem
@@ -226,7 +233,8 @@ def _document(
     )
 
 
-# A reader returns (title or "", text, meta); load_file fills in a missing title.
+# A reader returns (title or "", text, meta); load_file fills in a missing title. Readers are
+# registered under the `rag.loaders` entry points, named by the suffix they read.
 Reader = Callable[[bytes], tuple[str, str, dict[str, Any]]]
 
 
@@ -263,12 +271,12 @@ def _looks_binary(data: bytes) -> bool:
     return controls > 0.1 * len(sample)
 
 
-def _read_text(data: bytes) -> tuple[str, str, dict[str, Any]]:
+def read_text(data: bytes) -> tuple[str, str, dict[str, Any]]:
     text, encoding = _decode_text(data)
     return "", text.replace("\r\n", "\n"), {"format": "txt", "encoding": encoding}
 
 
-def _read_markdown(data: bytes) -> tuple[str, str, dict[str, Any]]:
+def read_markdown(data: bytes) -> tuple[str, str, dict[str, Any]]:
     text, encoding = _decode_text(data)
     text = text.replace("\r\n", "\n")
     return _front_matter_title(text), text, {"format": "md", "encoding": encoding}
@@ -314,7 +322,7 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 
 
-def _read_html(data: bytes) -> tuple[str, str, dict[str, Any]]:
+def read_html(data: bytes) -> tuple[str, str, dict[str, Any]]:
     markup = _cap_html_depth(_decode_html(data))
     try:
         tree = LexborHTMLParser(markup)
@@ -466,7 +474,7 @@ class _HtmlText:
 # ---- PDF
 
 
-def _read_pdf(data: bytes) -> tuple[str, str, dict[str, Any]]:
+def read_pdf(data: bytes) -> tuple[str, str, dict[str, Any]]:
     try:
         # pypdf also reports some recoverable problems through the warnings module.
         with warnings.catch_warnings():
@@ -520,7 +528,7 @@ _DOCX_RATIO_FROM = 1024 * 1024
 _MB = 1024 * 1024
 
 
-def _read_docx(data: bytes) -> tuple[str, str, dict[str, Any]]:
+def read_docx(data: bytes) -> tuple[str, str, dict[str, Any]]:
     try:
         _check_docx_sizes(data)
         document = docx.Document(io.BytesIO(data))
@@ -668,14 +676,6 @@ def _optional_str(record: dict[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-_READERS: dict[str, Reader] = {
-    ".txt": _read_text,
-    ".md": _read_markdown,
-    ".html": _read_html,
-    ".htm": _read_html,
-    ".pdf": _read_pdf,
-    ".docx": _read_docx,
-}
 
 
 # --------------------------------------------------------------------------- language

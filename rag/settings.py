@@ -106,9 +106,9 @@ class Settings:
     def feedback_file(self) -> Path:
         return self.feedback_path or self.index_dir.parent / "feedback.jsonl"
 
-    def gate_for(self, backend: str) -> float:
-        """The gate threshold of a resolved backend."""
-        return self.min_relevance_extractive if backend == "extractive" else self.min_relevance
+    def gate_for(self, has_model: bool) -> float:
+        """The gate threshold for a backend with a chat model, or for the extractive quoter."""
+        return self.min_relevance if has_model else self.min_relevance_extractive
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -31,6 +31,7 @@ from eval.metrics import score_question
 from eval.runner import bench_engine
 from rag import chain
 from rag.answer import Answer
+from rag.backends import has_model
 from rag.chain import judge_reply, judges, settle
 from rag.evidence import EvidenceSet
 from rag.gate import gate
@@ -51,8 +52,8 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
     blocks = evidence.blocks(settings.context_tokens)
     lang = detect_language(recorded.question)
     backend = "extractive" if recorded.backend.startswith("extractive") else "local"
-    verifier = Verifier(evidence, blocks, lang, settings, settings.gate_for(backend))
-    decision = gate(evidence, blocks, settings.gate_for(backend))
+    verifier = Verifier(evidence, blocks, lang, settings, settings.gate_for(has_model(backend)))
+    decision = gate(evidence, blocks, settings.gate_for(has_model(backend)))
     refused, text, short, removed, reason = True, "", "", [], decision.reason or "no reply recorded"
     if decision.answer and recorded.raw_reply:
         checked = CheckedReply(verifier, hold_short=judges(settings, backend))

@@ -290,6 +290,7 @@ NOT_ANSWER_CODE = {
     "rag.answer": "data classes", "eval.benchmark": "data classes", "index.records": "data classes",
     "prompts": "it only loads the prompt texts, which are digested",
     "eval.metrics": "it scores answers, it does not make them",
+    "rag": "the package's empty __init__ (`from rag import registry`: the registry finds extensions by name)",
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.loaders import SUPPORTED_SUFFIXES, LoadError, SourceFile, load_file
+from rag.loaders import LoadError, SourceFile, load_file, supported_suffixes
 
 BOUNDED = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
@@ -67,7 +67,7 @@ def load(suffix: str, data: bytes) -> None:
             document.title.encode("utf-8")
 
 
-@pytest.mark.parametrize("suffix", sorted(SUPPORTED_SUFFIXES))
+@pytest.mark.parametrize("suffix", sorted(supported_suffixes()))
 def test_random_bytes_load_or_are_refused_with_a_reason(suffix: str) -> None:
     BOUNDED(given(st.binary(max_size=2000))(lambda data: load(suffix, data)))()
 

@@ -16,8 +16,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
+from rag.backends import chat_model
 from rag.judge import judge
-from rag.llms import BackendUnavailable, LlamaCppChat, make_chat_model
+from rag.llms import BackendUnavailable, LlamaCppChat
 from rag.models import ModelUnavailable, smollm2_path
 from rag.settings import Settings
 
@@ -32,7 +33,7 @@ def local_settings() -> Settings:
 
 @pytest.fixture(scope="module")
 def smol(local_settings) -> LlamaCppChat:
-    model = make_chat_model(local_settings, "local")
+    model = chat_model(local_settings, "local")
     assert isinstance(model, LlamaCppChat)
     return model
 
@@ -85,11 +86,11 @@ def test_lcel_chain_streams_strings(smol):
 
 
 def test_model_is_loaded_once_and_shared(local_settings, smol):
-    other = make_chat_model(local_settings, "local")
+    other = chat_model(local_settings, "local")
     assert other is not smol
     assert other.llama is smol.llama
     assert other.load() is smol.load()
-    different_ctx = make_chat_model(local_settings.replace(n_ctx=512), "local")
+    different_ctx = chat_model(local_settings.replace(n_ctx=512), "local")
     assert different_ctx.load() is not smol.load()
 
 
@@ -140,9 +141,9 @@ def test_prompt_longer_than_the_context_says_what_to_change(smol):
 
 def test_bad_backend_and_bad_model(local_settings, tmp_path):
     with pytest.raises(ValueError, match="local, openai"):
-        make_chat_model(local_settings, "gpt")
+        chat_model(local_settings, "gpt")
     with pytest.raises(ModelUnavailable, match="RAG_MODEL_PATH"):
-        make_chat_model(local_settings.replace(model_path=str(tmp_path / "none.gguf")), "local")
+        chat_model(local_settings.replace(model_path=str(tmp_path / "none.gguf")), "local")
 
 
 # --- OpenAI-compatible server ---------------------------------------------------------
@@ -190,7 +191,7 @@ def llama_server(tmp_path_factory):
 
 def test_openai_backend_invokes_a_real_server(llama_server):
     settings = Settings(openai_base_url=llama_server, max_answer_tokens=16, request_timeout=60)
-    model = make_chat_model(settings, "openai")
+    model = chat_model(settings, "openai")
     reply = model.invoke(QUESTION)
     assert isinstance(reply.content, str) and reply.content.strip()
     assert reply.usage_metadata and reply.usage_metadata["input_tokens"] > 0
@@ -198,7 +199,7 @@ def test_openai_backend_invokes_a_real_server(llama_server):
 
 def test_openai_backend_streams_from_a_real_server(llama_server):
     settings = Settings(openai_base_url=llama_server, max_answer_tokens=16, request_timeout=60)
-    model = make_chat_model(settings, "openai")
+    model = chat_model(settings, "openai")
     chain = ChatPromptTemplate.from_messages([("human", "{q}")]) | model | StrOutputParser()
     parts = [p for p in chain.stream({"q": "Count from 1 to 5."}) if p]
     assert len(parts) > 1 and "".join(parts).strip()
@@ -212,14 +213,14 @@ def test_the_judge_step_works_over_a_real_server(llama_server):
 
 def test_openai_wrong_path_is_explained(llama_server):
     root = llama_server.removesuffix("/v1") + "/nothing-here"
-    model = make_chat_model(Settings(openai_base_url=root, max_answer_tokens=4), "openai")
+    model = chat_model(Settings(openai_base_url=root, max_answer_tokens=4), "openai")
     with pytest.raises(BackendUnavailable, match="HTTP 404.*RAG_OPENAI_BASE_URL"):
         model.invoke("hi")
 
 
 def test_down_server_fails_fast_with_a_clear_message():
     url = f"http://127.0.0.1:{_free_port()}/v1"  # nobody listens there
-    model = make_chat_model(Settings(openai_base_url=url, request_timeout=60), "openai")
+    model = chat_model(Settings(openai_base_url=url, request_timeout=60), "openai")
     for call in (model.invoke, lambda q: list(model.stream(q))):
         start = time.monotonic()
         with pytest.raises(BackendUnavailable) as err:
@@ -249,7 +250,7 @@ def test_silent_server_times_out_with_a_clear_message():
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-        model = make_chat_model(Settings(openai_base_url=url, request_timeout=1), "openai")
+        model = chat_model(Settings(openai_base_url=url, request_timeout=1), "openai")
         start = time.monotonic()
         with pytest.raises(BackendUnavailable, match=r"no answer within 1 s.*RAG_REQUEST_TIMEOUT"):
             model.invoke("hi")
@@ -258,8 +259,8 @@ def test_silent_server_times_out_with_a_clear_message():
 
 def test_api_key_comes_from_the_named_variable(monkeypatch):
     monkeypatch.setenv("MY_LLM_KEY", "sk-test-123")
-    model = make_chat_model(Settings(openai_api_key_env="MY_LLM_KEY"), "openai")
+    model = chat_model(Settings(openai_api_key_env="MY_LLM_KEY"), "openai")
     assert model.openai_api_key.get_secret_value() == "sk-test-123"
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    model = make_chat_model(Settings(), "openai")
+    model = chat_model(Settings(), "openai")
     assert model.openai_api_key.get_secret_value() == "not-needed"

@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Depends, File, HTTPException, Request, Security, UploadFile
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from rag.answer import Answer, EvidenceFound
-from rag.chain import backend_label
+from rag.backends import choices, describe
 from rag.engine import Engine
 from rag.ingest import IndexProblem  # what ingesting raises when the index cannot be written
 from rag.llms import BackendUnavailable
@@ -41,11 +41,18 @@ class ChatMessage(BaseModel):
     content: str
 
 
+def _known_backend(name: str | None) -> str | None:
+    if name is not None and name not in choices():
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(choices())}")
+    return name
+
+
 class AskRequest(BaseModel):
     question: str = Field(description="The question; at most `max_question_chars` characters.")
     history: list[ChatMessage] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
-    backend: Literal["auto", "local", "openai", "extractive"] | None = Field(
-        default=None, description="Who answers; default: the server's `llm_backend` setting.")
+    backend: Annotated[str | None, AfterValidator(_known_backend)] = Field(
+        default=None, description="Who answers; default: the server's `llm_backend` setting.",
+        json_schema_extra={"enum": [*choices(), None]})
 
 
 def engine_of(request: Request) -> Engine:
@@ -209,4 +216,4 @@ async def health(request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     stats = await run_in_threadpool(engine.stats)
     return {"status": "ok", "documents": stats.documents, "chunks": stats.chunks, "embedder": stats.embedder,
-            "backend": backend_label(engine.settings)}
+            "backend": describe(engine.settings)}

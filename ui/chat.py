@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from rag.answer import Answer, EvidenceFound
-from rag.chain import BACKENDS
+from rag.backends import choices
 from rag.engine import Engine
 from rag.settings import Settings
 from ui.access import Access
@@ -172,7 +172,7 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
                                               placeholder="Ask a question, e.g. What are Rutte's three priorities?")
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
                     with gr.Row():
-                        backend = gr.Dropdown(list(BACKENDS), value=settings.llm_backend, label="Answering backend",
+                        backend = gr.Dropdown(list(choices()), value=settings.llm_backend, label="Answering backend",
                                               scale=1, min_width=160)
                         clear = gr.Button("New conversation", variant="secondary", scale=1)
                 with gr.Column(scale=2, elem_id="rag-sources-column"):
