@@ -154,7 +154,8 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
         if checked.kept_claims:  # what the evidence does say, checked, under the notice that it is no answer
             return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
         return _nearest(verifier, lang, reason)
-    head = f"{checked.short}\n" if checked.hold_short and checked.short else ""  # the held short answer, judged
+    # The held short answer, now judged, goes first.
+    shown = f"{checked.short}\n{checked.shown}" if checked.hold_short and checked.short else checked.shown
     if not has_model(backend) and asked_kind(request.question) and not checked.short:
         # A question for a name, number or date that no evidence sentence answers outright:
         # the quotes are what is nearest, not an answer.
@@ -163,11 +164,10 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
         # The short answer stands, but nothing shown states it (its support fell, or says
         # something else): quote the sentence that does, so that the answer is checked by a click.
-        return Outcome(f"{head}{checked.shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False,
-                       checked.short)
+        return Outcome(f"{shown.rstrip()}\n{verifier.quote(checked.short_evidence)}", False, checked.short)
     if not checked.kept_claims:
         return Outcome("", True, reason="every claim of the reply was removed by verification")
-    return Outcome(f"{head}{checked.shown}".strip(), False, checked.short)
+    return Outcome(shown.strip(), False, checked.short)
 
 
 def _nearest(verifier: Verifier, lang: str, reason: str) -> Outcome:

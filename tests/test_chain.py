@@ -139,6 +139,17 @@ class TestVerification:
         assert doubted.text.startswith("The documents don't state this clearly")
         assert "former Prime Minister" in doubted.text  # what the evidence does say, still shown and cited
 
+    def test_a_judged_short_answer_with_empty_support_is_shown_above_the_sentence_that_states_it(
+            self, demo_engine: Engine) -> None:
+        question = "Who did Rutte take over from?"
+        result, shown = checked(demo_engine, question, "Answer: Jens Stoltenberg\nSupport: [1]", hold_short=True)
+        verifier = result.verifier
+        request = Request(question, "en", verifier.evidence, list(verifier.blocks.values()))
+        outcome = settle(result, verifier, request, "local", "en", demo_engine.settings, judged=0.9)
+        first, _, quote = outcome.text.partition("\n")
+        assert shown == "" and first == "Jens Stoltenberg"
+        assert quote.startswith("On ") and "Stoltenberg" in quote and quote.endswith("[1]")  # the next line, no blank one
+
     def test_a_model_that_declines_is_not_overruled_and_its_refusal_quotes_the_nearest_evidence(
             self, demo_engine: Engine) -> None:
         question = "Who won the US presidential election?"
