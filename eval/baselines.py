@@ -31,13 +31,13 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from eval.benchmark import Question
 from eval.metrics import RANKING_DEPTH, unique_in_order
-from rag.answer import Answer
+from rag.answer import Answer, Passage
 from rag.backends import chat_model, describe, has_model
 from rag.chain import AnswerChain
 from rag.engine import Engine
 from rag.evidence import gather
 from rag.reply import short_answer
-from rag.retrieval import Mode, Passage
+from rag.retrieval import Mode
 from rag.settings import cache_home
 
 PIPELINES = ("ours", "bm25", "dense", "langchain-baseline")

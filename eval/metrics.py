@@ -14,7 +14,7 @@ from eval.benchmark import Question
 from rag.answer import Answer
 from rag.citations import strip_marks
 from rag.claims import facts, vocabulary
-from rag.loaders import detect_language
+from rag.language import detect_language
 
 
 def unique_in_order(items: Sequence[str]) -> list[str]:

@@ -46,7 +46,7 @@ SUMMARY = "summary.json"
 _INDEX_CODE = ("rag.loaders", "rag.chunking", "rag.ingest", "index.store", "index.lexical", "index.vectors")
 _ANSWER_CODE = ("rag.engine", "rag.retrieval", "rag.rerank", "rag.chain", "rag.condense", "rag.evidence", "rag.gate",
                 "rag.instructions", "rag.generate", "rag.verify", "rag.claims", "rag.citations",
-                "rag.reply", "rag.judge", "rag.backends", "rag.llms", "eval.baselines")
+                "rag.reply", "rag.judge", "rag.backends", "rag.llms", "rag.language", "eval.baselines")
 
 # Settings that change neither retrieval nor answers: left out of the fingerprint.
 _NOT_FINGERPRINTED = {

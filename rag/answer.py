@@ -1,4 +1,5 @@
-"""The one answer value that the CLI, the UI, the REST API and the evaluator all show.
+"""The values that cross module lines on the answer path: the `Passage` retrieval finds, and
+the one `Answer` that the CLI, the UI, the REST API and the evaluator all show.
 
 Nothing downstream recomputes anything: if a screen needs a figure, it belongs here.
 """
@@ -8,7 +9,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rag.retrieval import Passage
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved span of a document, as retrieval ranked it."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    lang: str
+    start: int
+    end: int
+    text: str
+    score: float  # the fused score that ranked it
+    similarity: float  # cosine between question and passage, comparable across questions
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

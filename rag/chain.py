@@ -24,7 +24,7 @@ from rag.evidence import Block, EvidenceSet
 from rag.gate import gate
 from rag.generate import Request, Usage, make_generator
 from rag.judge import judge
-from rag.loaders import detect_language
+from rag.language import detect_language
 from rag.reply import CheckedReply
 from rag.settings import Settings
 from rag.verify import Verifier

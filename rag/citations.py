@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer import Citation
-from rag.retrieval import Passage
+from rag.answer import Citation, Passage
 
 # [1], [1, 2], [1][2], [1-2] and the full-width brackets some models emit.
 MARK = re.compile(r"\s?[\[【](\d+(?:\s*[,;–-]\s*\d+)*)[\]】]")

@@ -23,9 +23,9 @@ from rag.citations import citation_for
 from rag.embedders import EmbedderUnavailable
 from rag.engine import Engine
 from rag.llms import BackendUnavailable
-from rag.loaders import display_source
 from rag.models import ModelUnavailable
 from rag.settings import Settings, SettingsError
+from rag.sources import display_source
 
 Command = Callable[[argparse.Namespace, Settings], int]
 

@@ -14,19 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from index.store import IndexStore, Snapshot, check_embedder
-from rag.answer import Answer, EvidenceFound
+from rag.answer import Answer, EvidenceFound, Passage
 from rag.chain import AnswerChain
 from rag.claims import mentions, unmentioned_terms
 from rag.condense import History
 from rag.embedders import Embedder, load_embedder
 from rag.evidence import EvidenceSet, gather, restrict
 from rag.ingest import IngestReport, Progress, ingest, remove, select
-from rag.loaders import detect_language
+from rag.language import detect_language
 from rag.rerank import RERANK_DEPTH, rerank
 from rag.retrieval import (
     MAX_NAMES,
     Mode,
-    Passage,
     RetrievalParams,
     distinct_passages,
     naming_every_name,

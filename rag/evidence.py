@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from index.lexical import tokenize
+from rag.answer import Passage
 from rag.chunking import count_tokens, sentence_spans
 from rag.embedders import Embedder
 from rag.instructions import addresses_assistant
-from rag.retrieval import CLOSING, Passage
+from rag.retrieval import CLOSING
 
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
 MIN_SENTENCE_CHARS = 20  # shorter pieces are headings or list numbers, not evidence

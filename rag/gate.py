@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rag.claims import asked_kind, facts, is_kind, unmentioned
 from rag.evidence import Block, EvidenceSet
-from rag.loaders import detect_language
+from rag.language import detect_language
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ ingest of a thousand files reports the three bad ones and carries on.
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import io
 import json
@@ -29,11 +28,11 @@ import pypdf
 from docx.document import Document as DocxDocument
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from index.records import Document
 from rag import registry
+from rag.language import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -674,41 +673,3 @@ def _jsonl_record(line: str, seen: set[str]) -> dict[str, str]:
 def _optional_str(record: dict[str, Any], key: str) -> str:
     value = record.get(key)
     return value.strip() if isinstance(value, str) else ""
-
-
-
-
-# --------------------------------------------------------------------------- language
-
-# Below these the classifier guesses (a name like "Mark Rutte" comes out Frisian).
-_MIN_LETTERS = 12
-_MIN_CONFIDENCE = 0.5
-# Enough text to be sure of the language; classifying a whole book only costs time.
-_SAMPLE_CHARS = 20_000
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code ("en", "de", ...), a 639-3 code for languages that have no
-    two-letter code, or "und" when the text is too short or the guess is unsure."""
-    sample = text[:_SAMPLE_CHARS]
-    if sum(c.isalpha() for c in sample) < _MIN_LETTERS:
-        return "und"
-    lang, confidence = _identifier().classify(sample)
-    if confidence < _MIN_CONFIDENCE or lang == "zxx":  # zxx: "no linguistic content"
-        return "und"
-    return str(lang)
-
-
-@functools.cache
-def _identifier() -> LanguageIdentifier:
-    # norm_probs turns raw scores into a probability we can threshold; the bundled
-    # model loads from the package, never from the network.
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-def display_source(source: str) -> str:
-    """A path under the current folder is shown relative to it; anything else as it is."""
-    path = Path(source)
-    if path.is_absolute() and path.is_relative_to(Path.cwd()):
-        return str(path.relative_to(Path.cwd()))
-    return source

@@ -18,37 +18,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
 from index.store import Snapshot
+from rag.answer import Passage
 from rag.chunking import sentence_spans
 from rag.claims import mentions, unmentioned_terms
 from rag.embedders import Embedder
-from rag.loaders import detect_language
+from rag.language import detect_language
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_NAMES = 2  # names of a question given evidence of their own when the search missed them
 CLOSING = "\"'”’»)]"  # closing quotes and brackets: part of the sentence they end
-
-
-@dataclass(frozen=True)
-class Passage:
-    chunk_id: str
-    doc_id: str
-    title: str
-    source: str
-    lang: str
-    start: int
-    end: int
-    text: str
-    score: float  # the fused score that ranked it
-    similarity: float  # cosine between question and passage, comparable across questions
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from rag.chain import judge_reply, judges, settle
 from rag.evidence import EvidenceSet
 from rag.gate import gate
 from rag.generate import Request
-from rag.loaders import detect_language
+from rag.language import detect_language
 from rag.reply import CheckedReply
 from rag.settings import Settings
 from rag.verify import Verifier

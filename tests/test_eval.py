@@ -35,11 +35,10 @@ from eval.metrics import (
 )
 from eval.runner import select_questions
 from index.store import IndexStore
-from rag.answer import Answer
+from rag.answer import Answer, Passage
 from rag.citations import citation_for, strip_marks
 from rag.cli import main
 from rag.loaders import discover, load_file
-from rag.retrieval import Passage
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_BENCH = ROOT / "eval" / "datasets" / "demo"

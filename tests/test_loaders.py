@@ -12,7 +12,8 @@ import docx
 import pypdf
 import pytest
 
-from rag.loaders import LoadError, SourceFile, detect_language, discover, load_file, supported_suffixes
+from rag.language import detect_language
+from rag.loaders import LoadError, SourceFile, discover, load_file, supported_suffixes
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 XQUAD_SAMPLE = Path(__file__).resolve().parent / "fixtures" / "loaders" / "xquad_sample.jsonl"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from rag.answer import Passage
 from rag.cli import main
 from rag.engine import Engine
-from rag.retrieval import Passage
 
 GERMAN = "000_7158970d0917ea8d"
 MENTION_LUNGESCU = {"002_159690cec7945fb9", "003_2f614e97bf582ec3"}

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 
 from rag.answer import Answer, Citation, EvidenceFound
 from rag.citations import citation_for
-from rag.loaders import display_source
+from rag.sources import display_source
 from ui.documents import FileOutcome
 
 SNIPPET_CHARS = 280
