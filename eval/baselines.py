@@ -131,7 +131,9 @@ class LangChainRecipe:
         self.pieces = self._split()
         self.index = faiss.IndexFlatIP(engine.embedder.dim)
         self.index.add(self._vectors())
-        self._extractive = AnswerChain(self.settings, lambda query: gather(query, self.retrieve(query, LC_TOP_K), engine.embedder))
+        self._extractive = AnswerChain(
+            self.settings, lambda query: gather(query, self.retrieve(query, LC_TOP_K), engine.embedder)
+        )
 
     def _split(self) -> list[_Piece]:
         splitter = RecursiveCharacterTextSplitter(
@@ -169,9 +171,16 @@ class LangChainRecipe:
         piece = self.pieces[position]
         doc = self.documents[piece.doc_id]
         return Passage(
-            chunk_id=f"{piece.doc_id}@lc{piece.start}", doc_id=doc.doc_id, title=doc.title, source=doc.source,
-            lang=doc.lang, start=piece.start, end=piece.end, text=doc.text[piece.start : piece.end],
-            score=round(score, 6), similarity=round(score, 4),
+            chunk_id=f"{piece.doc_id}@lc{piece.start}",
+            doc_id=doc.doc_id,
+            title=doc.title,
+            source=doc.source,
+            lang=doc.lang,
+            start=piece.start,
+            end=piece.end,
+            text=doc.text[piece.start : piece.end],
+            score=round(score, 6),
+            similarity=round(score, 4),
         )
 
     def answer(self, question: Question, backend: str) -> Answer:
@@ -189,11 +198,18 @@ class LangChainRecipe:
         text = str(message.content).strip()
         usage = message.usage_metadata
         return Answer(
-            question=question, answer=text, citations=[], passages=passages,
-            refused=not text or bool(_DONT_KNOW.search(text)), confidence=0.0,
+            question=question,
+            answer=text,
+            citations=[],
+            passages=passages,
+            refused=not text or bool(_DONT_KNOW.search(text)),
+            confidence=0.0,
             backend=describe(self.settings, backend),
-            timings={"retrieve": round(retrieved - started, 4), "generate": round(done - retrieved, 4),
-                     "total": round(done - started, 4)},
+            timings={
+                "retrieve": round(retrieved - started, 4),
+                "generate": round(done - retrieved, 4),
+                "total": round(done - started, 4),
+            },
             standalone_question=question,
             tokens={"prompt": usage["input_tokens"], "completion": usage["output_tokens"]} if usage else {},
             short_answer=short_answer(text.partition("\n")[0]),  # read as ours is, so that EM and F1 compare alike

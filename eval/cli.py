@@ -28,13 +28,16 @@ from eval.runner import RunMismatch, bench_engine, execute, prepare, select_ques
 from rag.backends import choices
 from rag.settings import Settings
 
-SHOWN = ("recall@1", "recall@5", "mrr@10", "f1", "contained", "citation_precision", "correct_refusal",
-         "false_refusal")
+SHOWN = ("recall@1", "recall@5", "mrr@10", "f1", "contained", "citation_precision", "correct_refusal", "false_refusal")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("eval", help="score answers on a QA benchmark; compare runs", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "eval",
+        help="score answers on a QA benchmark; compare runs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("bench", nargs="?", type=Path, metavar="BENCH", help="benchmark folder or SQuAD .json file")
     p.add_argument("--questions", type=Path, metavar="FILE", help="questions.jsonl to ask the existing index")
     p.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: runs/<bench>-<backend>-<fp>)")
@@ -42,8 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     chosen = p.add_mutually_exclusive_group()
     chosen.add_argument("--limit", type=int, metavar="N", help="only the first N questions by id")
     chosen.add_argument("--subset", type=Path, metavar="FILE", help="only the question ids listed in FILE")
-    p.add_argument("--pipeline", choices=[*PIPELINES, "all"], action="append",
-                   help="ours, a baseline, or all (default); repeatable")
+    p.add_argument(
+        "--pipeline",
+        choices=[*PIPELINES, "all"],
+        action="append",
+        help="ours, a baseline, or all (default); repeatable",
+    )
     p.add_argument("--compare", nargs=2, type=Path, metavar=("RUN_A", "RUN_B"), help="compare two run folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -15,8 +15,15 @@ from eval.metrics import SCORE_NAMES, mean_scores
 from eval.runner import RESULTS, SUMMARY, load_results
 
 # The per-question scores a change is judged by; +1: higher is better, -1: lower is better.
-KEY_SCORES = {"recall@5": 1, "mrr@10": 1, "f1": 1, "contained": 1, "citation_precision": 1,
-              "correct_refusal": 1, "false_refusal": -1}
+KEY_SCORES = {
+    "recall@5": 1,
+    "mrr@10": 1,
+    "f1": 1,
+    "contained": 1,
+    "citation_precision": 1,
+    "correct_refusal": 1,
+    "false_refusal": -1,
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,9 @@ def _rows(run: Path) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def question_change(a: dict[str, Any], b: dict[str, Any]) -> Change | None:
-    deltas = {name: (a["scores"][name], b["scores"][name]) for name in KEY_SCORES
-              if a["scores"][name] != b["scores"][name]}
+    deltas = {
+        name: (a["scores"][name], b["scores"][name]) for name in KEY_SCORES if a["scores"][name] != b["scores"][name]
+    }
     if not deltas:
         return None
     signs = {KEY_SCORES[name] * ((after or 0.0) - (before or 0.0)) > 0 for name, (before, after) in deltas.items()}
@@ -74,8 +82,11 @@ def question_change(a: dict[str, Any], b: dict[str, Any]) -> Change | None:
 def format_comparison(comparison: Comparison) -> str:
     lines = [f"A: {comparison.run_a}{_backend(comparison.run_a)}", f"B: {comparison.run_b}{_backend(comparison.run_b)}"]
     for pipeline, scores in comparison.means.items():
-        lines += ["", f"{pipeline}: {comparison.common[pipeline]} questions in both runs",
-                  f"  {'score':<20}{'A':>8}{'B':>8}{'B - A':>9}"]
+        lines += [
+            "",
+            f"{pipeline}: {comparison.common[pipeline]} questions in both runs",
+            f"  {'score':<20}{'A':>8}{'B':>8}{'B - A':>9}",
+        ]
         for name, (a, b) in scores.items():
             if a is None and b is None:
                 continue

@@ -64,8 +64,15 @@ def read_squad(path: Path) -> tuple[list[dict[str, str]], list[Question]]:
         title = article.get("title", "").replace("_", " ")
         for p, paragraph in enumerate(article["paragraphs"]):
             doc_id = f"{Path(path).stem}-{a:03d}-{p:03d}"
-            documents.append({"id": doc_id, "title": f"{title} (paragraph {p + 1})", "text": paragraph["context"],
-                              "source": f"{Path(path).name}#{doc_id}", "lang": ""})
+            documents.append(
+                {
+                    "id": doc_id,
+                    "title": f"{title} (paragraph {p + 1})",
+                    "text": paragraph["context"],
+                    "source": f"{Path(path).name}#{doc_id}",
+                    "lang": "",
+                }
+            )
             for qa in paragraph["qas"]:
                 questions.append(_squad_question(qa, doc_id))
     return documents, questions

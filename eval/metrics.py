@@ -45,8 +45,11 @@ def ndcg_at(ranked_docs: Sequence[str], gold: Sequence[str], k: int = 10) -> flo
     gold_set = set(gold)
     if not gold_set:
         return 0.0
-    dcg = sum(1.0 / math.log2(rank + 1)
-              for rank, doc in enumerate(unique_in_order(ranked_docs)[:k], start=1) if doc in gold_set)
+    dcg = sum(
+        1.0 / math.log2(rank + 1)
+        for rank, doc in enumerate(unique_in_order(ranked_docs)[:k], start=1)
+        if doc in gold_set
+    )
     ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(gold_set)) + 1))
     return dcg / ideal
 
@@ -92,8 +95,17 @@ RECALL_KS = (1, 5, 10)
 
 # Every per-question score, in report order; None where it does not apply (retrieval
 # and answer scores on an unanswerable question, a correct refusal on an answerable one).
-RETRIEVAL_SCORES = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@5", "all_gold@10",
-                    "context_recall", "context_all_gold")
+RETRIEVAL_SCORES = (
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "all_gold@5",
+    "all_gold@10",
+    "context_recall",
+    "context_all_gold",
+)
 ANSWER_SCORES = ("exact_match", "f1", "f1_whole", "contained")
 CITATION_SCORES = ("citation_precision", "citation_recall", "span_precision")
 REFUSAL_SCORES = ("correct_refusal", "false_refusal")
@@ -143,8 +155,10 @@ def claim_scores(answer: Answer) -> dict[str, float | None]:
     backing = " ".join(c.quote for c in answer.citations) or " ".join(p.text for p in answer.passages)
     held = vocabulary(f"{backing} {answer.question}")
     shown = facts(strip_marks(answer.answer), detect_language(answer.question), unmistakable_names=True)
-    return {"claims_removed": float(len(answer.removed_claims)),
-            "unsupported_shown": float(bool(shown.numbers - held.numbers or shown.names - held.names))}
+    return {
+        "claims_removed": float(len(answer.removed_claims)),
+        "unsupported_shown": float(bool(shown.numbers - held.numbers or shown.names - held.names)),
+    }
 
 
 def score_question(question: Question, answer: Answer, ranked_docs: Sequence[str]) -> dict[str, float | None]:
@@ -202,8 +216,9 @@ def percentiles(values: Sequence[float], points: Sequence[int] = (50, 95)) -> di
     return {f"p{p}": ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] for p in points}
 
 
-def paired_difference(pairs: Sequence[tuple[float, float]], resamples: int = 2000,
-                      seed: int = 0) -> tuple[float, float, float]:
+def paired_difference(
+    pairs: Sequence[tuple[float, float]], resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean of a - b over (a, b) pairs scored on the same questions, with a 95% bootstrap
     interval (a fixed seed, so the same runs always give the same interval)."""
     diffs = np.array([a - b for a, b in pairs], dtype=float)
@@ -212,4 +227,3 @@ def paired_difference(pairs: Sequence[tuple[float, float]], resamples: int = 200
     samples = np.random.default_rng(seed).choice(diffs, size=(resamples, len(diffs))).mean(axis=1)
     low, high = np.percentile(samples, [2.5, 97.5])
     return round(float(diffs.mean()), 4), round(float(low), 4), round(float(high), 4)
-

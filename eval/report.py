@@ -25,17 +25,46 @@ import matplotlib.pyplot as plt
 from eval.metrics import SCORE_NAMES, paired_difference
 
 LABELS = {
-    "recall@1": "R@1", "recall@5": "R@5", "recall@10": "R@10", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
-    "all_gold@5": "all-gold@5", "all_gold@10": "all-gold@10", "context_recall": "context R",
-    "context_all_gold": "context all-gold", "exact_match": "EM", "f1": "F1", "f1_whole": "F1 whole answer",
+    "recall@1": "R@1",
+    "recall@5": "R@5",
+    "recall@10": "R@10",
+    "mrr@10": "MRR@10",
+    "ndcg@10": "nDCG@10",
+    "all_gold@5": "all-gold@5",
+    "all_gold@10": "all-gold@10",
+    "context_recall": "context R",
+    "context_all_gold": "context all-gold",
+    "exact_match": "EM",
+    "f1": "F1",
+    "f1_whole": "F1 whole answer",
     "contained": "contained",
-    "citation_precision": "cit. P", "citation_recall": "cit. R", "correct_refusal": "correct refusal",
-    "false_refusal": "false refusal", "span_precision": "span P", "claims_removed": "claims removed",
+    "citation_precision": "cit. P",
+    "citation_recall": "cit. R",
+    "correct_refusal": "correct refusal",
+    "false_refusal": "false refusal",
+    "span_precision": "span P",
+    "claims_removed": "claims removed",
     "unsupported_shown": "unsupported shown",
 }
-HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "all_gold@10", "exact_match", "f1",
-            "f1_whole", "contained", "citation_precision", "citation_recall", "span_precision", "correct_refusal", "false_refusal",
-            "claims_removed", "unsupported_shown")
+HEADLINE = (
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "all_gold@10",
+    "exact_match",
+    "f1",
+    "f1_whole",
+    "contained",
+    "citation_precision",
+    "citation_recall",
+    "span_precision",
+    "correct_refusal",
+    "false_refusal",
+    "claims_removed",
+    "unsupported_shown",
+)
 MAX_MISSES = 40
 
 
@@ -82,8 +111,11 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
     if set(pipelines) == {"ours"}:
         blocks.append("Only our pipeline ran: add `--pipeline all` for the baselines.")
     else:
-        blocks += ["Ours minus each baseline on the same questions, with a 95% bootstrap interval: "
-                   "an interval that excludes 0 is a difference these questions can show.", standing_table(rows)]
+        blocks += [
+            "Ours minus each baseline on the same questions, with a 95% bootstrap interval: "
+            "an interval that excludes 0 is a difference these questions can show.",
+            standing_table(rows),
+        ]
     blocks += [
         Plot("recall_at_k", "Document recall@k", recall_plot(pipelines)),
         "## Scores per question group",
@@ -91,12 +123,19 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
     ]
     for name, p in pipelines.items():
         blocks += [f"**{name}**", group_table(p)]
-    blocks += ["## Latency (seconds) and tokens", latency_table(pipelines),
-               Plot("latency", "Total seconds per answer", latency_plot(rows))]
+    blocks += [
+        "## Latency (seconds) and tokens",
+        latency_table(pipelines),
+        Plot("latency", "Total seconds per answer", latency_plot(rows)),
+    ]
     misses = miss_table([r for r in rows if r["pipeline"] == "ours"])
     if misses.rows:
-        blocks += ["## Where ours misses", "Answerable questions whose answer lacks every gold answer or whose "
-                   "gold documents are not all in the top 5, and wrong refusals.", misses]
+        blocks += [
+            "## Where ours misses",
+            "Answerable questions whose answer lacks every gold answer or whose "
+            "gold documents are not all in the top 5, and wrong refusals.",
+            misses,
+        ]
     return blocks
 
 
@@ -111,8 +150,15 @@ def comparison_table(pipelines: dict[str, Any]) -> Table:
     rows = []
     for name, p in pipelines.items():
         total = p["latency"].get("total", {})
-        rows.append([name, *[_fmt(p["scores"]["all"][m]) for m in HEADLINE], _fmt(total.get("p50")),
-                     _fmt(total.get("p95")), f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}"])
+        rows.append(
+            [
+                name,
+                *[_fmt(p["scores"]["all"][m]) for m in HEADLINE],
+                _fmt(total.get("p50")),
+                _fmt(total.get("p95")),
+                f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}",
+            ]
+        )
     return Table(header, rows)
 
 
@@ -128,9 +174,11 @@ def standing_table(rows: Sequence[dict[str, Any]]) -> Table:
     for baseline in baselines:
         cells = [baseline]
         for metric in STANDING_SCORES:
-            pairs = [(s[metric], scores[(baseline, qid)][metric]) for qid, s in ours.items()
-                     if (baseline, qid) in scores and s[metric] is not None
-                     and scores[(baseline, qid)][metric] is not None]
+            pairs = [
+                (s[metric], scores[(baseline, qid)][metric])
+                for qid, s in ours.items()
+                if (baseline, qid) in scores and s[metric] is not None and scores[(baseline, qid)][metric] is not None
+            ]
             mean, low, high = paired_difference(pairs)
             cells.append(f"{mean:+.3f} ({low:+.3f} to {high:+.3f})" if pairs else "–")
         table.append(cells)
@@ -139,15 +187,25 @@ def standing_table(rows: Sequence[dict[str, Any]]) -> Table:
 
 def group_table(pipeline: dict[str, Any]) -> Table:
     header = ["group", "n", *[LABELS[m] for m in SCORE_NAMES]]
-    return Table(header, [[g, str(pipeline["counts"][g]), *[_fmt(s[m]) for m in SCORE_NAMES]]
-                          for g, s in pipeline["scores"].items()])
+    return Table(
+        header,
+        [[g, str(pipeline["counts"][g]), *[_fmt(s[m]) for m in SCORE_NAMES]] for g, s in pipeline["scores"].items()],
+    )
 
 
 def latency_table(pipelines: dict[str, Any]) -> Table:
     stages = sorted({s for p in pipelines.values() for s in p["latency"]})
-    rows = [[name, *[f"{_fmt(p['latency'].get(s, {}).get('p50'))} / {_fmt(p['latency'].get(s, {}).get('p95'))}"
-                     for s in stages], f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}"]
-            for name, p in pipelines.items()]
+    rows = [
+        [
+            name,
+            *[
+                f"{_fmt(p['latency'].get(s, {}).get('p50'))} / {_fmt(p['latency'].get(s, {}).get('p95'))}"
+                for s in stages
+            ],
+            f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}",
+        ]
+        for name, p in pipelines.items()
+    ]
     return Table(["pipeline", *[f"{s} p50 / p95" for s in stages], "tokens in / out per answer"], rows)
 
 
@@ -159,8 +217,16 @@ def miss_table(rows: Sequence[dict[str, Any]]) -> Table:
         wrong_refusal = s["correct_refusal"] == 0.0 or s["false_refusal"] == 1.0
         if wrong_answer or wrong_refusal:
             gold = " | ".join(row["gold"]["answers"][:2]) or "(refusal)"
-            misses.append([row["id"], row["question"]["question"], gold, _clip(answer["answer"]),
-                           _fmt(s["recall@5"]), ", ".join(row["ranking"][:3])])
+            misses.append(
+                [
+                    row["id"],
+                    row["question"]["question"],
+                    gold,
+                    _clip(answer["answer"]),
+                    _fmt(s["recall@5"]),
+                    ", ".join(row["ranking"][:3]),
+                ]
+            )
     return Table(["id", "question", "gold", "answer", "R@5", "top docs"], misses[:MAX_MISSES])
 
 
@@ -192,15 +258,15 @@ def recall_plot(pipelines: dict[str, Any]) -> bytes:
 
 def group_plot(pipelines: dict[str, Any], metrics: Sequence[str] = ("recall@5", "f1", "contained")) -> bytes:
     groups = sorted({g for p in pipelines.values() for g in p["scores"] if g != "all"})
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6.0, 1.1 * len(groups) + 2), 2.6 * len(metrics)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(metrics), 1, figsize=(max(6.0, 1.1 * len(groups) + 2), 2.6 * len(metrics)), squeeze=False
+    )
     width = 0.8 / max(1, len(pipelines))
     for ax, metric in zip(axes[:, 0], metrics, strict=True):
         for i, (name, p) in enumerate(pipelines.items()):
             values = [p["scores"].get(g, {}).get(metric) or 0.0 for g in groups]
             ax.bar([x + i * width for x in range(len(groups))], values, width, label=name)
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(groups))], groups, rotation=20, ha="right",
-                      fontsize=8)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(groups))], groups, rotation=20, ha="right", fontsize=8)
         ax.set(ylabel=LABELS[metric], ylim=(0, 1.02))
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=8, ncols=len(pipelines), loc="lower left", bbox_to_anchor=(0, 1.02))
@@ -210,8 +276,10 @@ def group_plot(pipelines: dict[str, Any], metrics: Sequence[str] = ("recall@5", 
 
 def latency_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    totals = {name: [r["answer"]["timings"].get("total", 0.0) for r in rows if r["pipeline"] == name]
-              for name in dict.fromkeys(r["pipeline"] for r in rows)}
+    totals = {
+        name: [r["answer"]["timings"].get("total", 0.0) for r in rows if r["pipeline"] == name]
+        for name in dict.fromkeys(r["pipeline"] for r in rows)
+    }
     edges = np.histogram_bin_edges([t for values in totals.values() for t in values] or [0.0], bins=24)
     for name, values in totals.items():  # shared bins, or the pipelines cannot be compared by eye
         ax.hist(values, bins=list(edges), histtype="step", linewidth=1.5, label=name)
@@ -242,8 +310,10 @@ th{background:#f2f2f2}td{vertical-align:top}img{max-width:100%}code{background:#
 
 
 def to_html(title: str, blocks: Sequence[Block]) -> str:
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
     for block in blocks:
         if isinstance(block, Table):
             head = "".join(f"<th>{html.escape(c)}</th>" for c in block.header)
@@ -251,8 +321,10 @@ def to_html(title: str, blocks: Sequence[Block]) -> str:
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif isinstance(block, Plot):
             data = base64.b64encode(block.png).decode("ascii")
-            out.append(f"<figure><img alt='{html.escape(block.title)}' src='data:image/png;base64,{data}'>"
-                       f"<figcaption>{html.escape(block.title)}</figcaption></figure>")
+            out.append(
+                f"<figure><img alt='{html.escape(block.title)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{html.escape(block.title)}</figcaption></figure>"
+            )
         elif block.startswith("## "):
             out.append(f"<h2>{html.escape(block[3:])}</h2>")
         else:

@@ -44,14 +44,42 @@ SUMMARY = "summary.json"
 # cached index would silently measure the old behaviour, and after a change to the
 # chain or a prompt, a resumed run would mix answers of two versions.
 _INDEX_CODE = ("rag.loaders", "rag.chunking", "rag.ingest", "index.store", "index.lexical", "index.vectors")
-_ANSWER_CODE = ("rag.engine", "rag.retrieval", "rag.rerank", "rag.chain", "rag.condense", "rag.evidence", "rag.gate",
-                "rag.instructions", "rag.generate", "rag.verify", "rag.claims", "rag.citations",
-                "rag.reply", "rag.judge", "rag.backends", "rag.llms", "rag.language", "eval.baselines")
+_ANSWER_CODE = (
+    "rag.engine",
+    "rag.retrieval",
+    "rag.rerank",
+    "rag.chain",
+    "rag.condense",
+    "rag.evidence",
+    "rag.gate",
+    "rag.instructions",
+    "rag.generate",
+    "rag.verify",
+    "rag.claims",
+    "rag.citations",
+    "rag.reply",
+    "rag.judge",
+    "rag.backends",
+    "rag.llms",
+    "rag.language",
+    "eval.baselines",
+)
 
 # Settings that change neither retrieval nor answers: left out of the fingerprint.
 _NOT_FINGERPRINTED = {
-    "index_dir", "demo_corpus", "host", "port", "api_key", "cors_origins", "max_upload_mb", "max_question_chars",
-    "feedback_path", "request_timeout", "n_threads", "openai_api_key_env", "llm_backend",
+    "index_dir",
+    "demo_corpus",
+    "host",
+    "port",
+    "api_key",
+    "cors_origins",
+    "max_upload_mb",
+    "max_question_chars",
+    "feedback_path",
+    "request_timeout",
+    "n_threads",
+    "openai_api_key_env",
+    "llm_backend",
 }
 
 
@@ -95,8 +123,17 @@ def bench_engine(bench: Bench, settings: Settings, explicit_index: bool, show_pr
 
 def index_key(bench: Bench, settings: Settings) -> str:
     assert bench.corpus is not None
-    digest = hashlib.sha256(json.dumps([bench.corpus.fingerprint(), settings.embedder, settings.chunk_tokens,
-                                        settings.chunk_overlap, settings.exact_search_max]).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                bench.corpus.fingerprint(),
+                settings.embedder,
+                settings.chunk_tokens,
+                settings.chunk_overlap,
+                settings.exact_search_max,
+            ]
+        ).encode()
+    )
     digest.update(code_digest(_INDEX_CODE))
     return digest.hexdigest()[:12]
 
@@ -132,8 +169,9 @@ def code_version() -> str:
 
 
 def fingerprinted_settings(settings: Settings, backend: str) -> dict[str, Any]:
-    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
-              if f.name not in _NOT_FINGERPRINTED}
+    values = {
+        f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name not in _NOT_FINGERPRINTED
+    }
     return {**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()}, "backend": backend}
 
 
@@ -145,8 +183,9 @@ def prepare(bench: Bench, engine: Engine, backend: str | None, pipelines: Sequen
     return Run(bench, engine, resolved, tuple(pipelines), out, fp, code)
 
 
-def select_questions(questions: Sequence[Question], limit: int | None = None,
-                     subset: Iterable[str] | None = None) -> list[Question]:
+def select_questions(
+    questions: Sequence[Question], limit: int | None = None, subset: Iterable[str] | None = None
+) -> list[Question]:
     """Questions in id order: all, the ids listed in `subset`, or the first `limit` ids."""
     ordered = sorted(questions, key=lambda q: q.id)
     if subset is not None:
@@ -162,11 +201,16 @@ def execute(run: Run, show_progress: bool = True) -> Outcome:
     """Answer and score what is not done yet, then write results.jsonl (sorted) and summary.json."""
     run.out_dir.mkdir(parents=True, exist_ok=True)
     done = load_results(run.out_dir / RESULTS, run.fingerprint)
-    todo = [(name, q) for name in run.pipelines for q in run.bench.questions
-            if done.get((name, q.id), {}).get("question") != q.to_json()]
+    todo = [
+        (name, q)
+        for name in run.pipelines
+        for q in run.bench.questions
+        if done.get((name, q.id), {}).get("question") != q.to_json()
+    ]
     total = len(run.pipelines) * len(run.bench.questions)
-    bar = tqdm(total=total, initial=total - len(todo), desc=f"eval {run.bench.name}", unit="q",
-               disable=not show_progress)
+    bar = tqdm(
+        total=total, initial=total - len(todo), desc=f"eval {run.bench.name}", unit="q", disable=not show_progress
+    )
     with (run.out_dir / RESULTS).open("a", encoding="utf-8") as log:
         pipeline: Pipeline | None = None
         for name, question in todo:
@@ -249,16 +293,25 @@ def pipeline_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     stages = sorted({stage for a in answers for stage in a.timings})
     return {
         "answered_by": sorted({a.backend for a in answers}),
-        "scores": {"all": mean_scores([r["scores"] for r in rows]),
-                   **{g: mean_scores([r["scores"] for r in rows if group_of(r) == g]) for g in groups}},
+        "scores": {
+            "all": mean_scores([r["scores"] for r in rows]),
+            **{g: mean_scores([r["scores"] for r in rows if group_of(r) == g]) for g in groups},
+        },
         "counts": {"all": len(rows), **{g: sum(group_of(r) == g for r in rows) for g in groups}},
         # Chosen on the tune half, quoted on the check half (eval/halves.py).
-        "halves": {h: {"scores": mean_scores([r["scores"] for r in rows if half_of(r["id"]) == h]),
-                       "count": sum(half_of(r["id"]) == h for r in rows)} for h in HALVES},
+        "halves": {
+            h: {
+                "scores": mean_scores([r["scores"] for r in rows if half_of(r["id"]) == h]),
+                "count": sum(half_of(r["id"]) == h for r in rows),
+            }
+            for h in HALVES
+        },
         "recall_curve": recall_curve([(r["ranking"], r["gold"]["doc_ids"]) for r in rows]),
         "latency": {s: percentiles([a.timings[s] for a in answers if s in a.timings]) for s in stages},
-        "tokens": {kind: round(sum(a.tokens.get(kind, 0) for a in answers) / max(1, len(answers)), 1)
-                   for kind in ("prompt", "completion")},
+        "tokens": {
+            kind: round(sum(a.tokens.get(kind, 0) for a in answers) / max(1, len(answers)), 1)
+            for kind in ("prompt", "completion")
+        },
     }
 
 

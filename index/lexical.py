@@ -69,4 +69,3 @@ class LexicalIndex:
         if bm25.scores["num_docs"] != size:
             raise ValueError(f"lexical index holds {bm25.scores['num_docs']} chunks, expected {size}")
         return cls(bm25, size)
-

@@ -72,7 +72,7 @@ def searchable_text(doc: Document, chunk: Chunk) -> str:
     """What is embedded and BM25-indexed for a chunk: its text under its document's title.
 
     The title carries the subject a chunk often leaves implicit ("He said...")."""
-    return f"{doc.title}\n{doc.text[chunk.start:chunk.end]}"
+    return f"{doc.title}\n{doc.text[chunk.start : chunk.end]}"
 
 
 def normalise_title(title: str) -> str:
@@ -193,7 +193,9 @@ class IndexStore:
         docs = {d.doc_id: d for d in documents}
         vector_index = VectorIndex.build(vectors, dim, exact_max)
         snapshot = Snapshot(
-            manifest=Manifest(FORMAT, generation, embedder, dim, len(docs), len(chunks), vector_index.kind, time.time()),
+            manifest=Manifest(
+                FORMAT, generation, embedder, dim, len(docs), len(chunks), vector_index.kind, time.time()
+            ),
             documents=docs,
             chunks=chunks,
             vectors=vector_index,
@@ -244,7 +246,9 @@ class _Lock(FileLock):
         try:
             return super().__enter__()
         except Timeout as exc:
-            raise IndexBusy(f"another process is writing the index ({self.lock_file}); try again when it is done") from exc
+            raise IndexBusy(
+                f"another process is writing the index ({self.lock_file}); try again when it is done"
+            ) from exc
 
 
 def check_embedder(manifest: Manifest, embedder: str, root: Path) -> None:

@@ -52,12 +52,14 @@ class VectorIndex:
         """(position, cosine) pairs, best first; `allowed` restricts to those positions."""
         if self.size == 0:
             return []
-        params = None
+        params: faiss.SearchParameters | None = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             # faiss's SWIG classes take their fields as keywords, which its stubs do not declare.
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE) if self.kind == "ivf"  # type: ignore[call-arg]
-                      else faiss.SearchParameters(sel=selector))  # type: ignore[call-arg]
+            if self.kind == "ivf":
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)  # type: ignore[call-arg]
+            else:
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 

@@ -68,6 +68,8 @@ def chat_model(settings: Settings, name: str) -> BaseChatModel:
     """The chat model of a backend; a ValueError for a backend without one."""
     make = backend(name).chat_model
     if make is None:
-        raise ValueError(f"the {name} backend has no chat model: choose one of "
-                         f"{', '.join(n for n in registry.names(registry.LLM_BACKENDS) if has_model(n))}")
+        raise ValueError(
+            f"the {name} backend has no chat model: choose one of "
+            f"{', '.join(n for n in registry.names(registry.LLM_BACKENDS) if has_model(n))}"
+        )
     return make(settings)

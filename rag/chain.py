@@ -55,8 +55,9 @@ class AnswerChain:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: History | None = None,
-               backend: str | None = None) -> Iterator[str | EvidenceFound | Answer]:
+    def stream(
+        self, question: str, history: History | None = None, backend: str | None = None
+    ) -> Iterator[str | EvidenceFound | Answer]:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -88,14 +89,15 @@ class AnswerChain:
         else:
             request = Request(standalone, lang, evidence, blocks)
             checked = CheckedReply(verifier, hold_short=judges(self.settings, backend))
-            yield from _timed(_checked_stream(make_generator(self.settings, backend).reply(request, usage), checked),
-                              timings, started)
+            yield from _timed(
+                _checked_stream(make_generator(self.settings, backend).reply(request, usage), checked), timings, started
+            )
             judged_at = time.perf_counter()
             judged = judge_reply(checked, verifier, request, backend, self.settings)
             timings["judge"] = time.perf_counter() - judged_at
             outcome = settle(checked, verifier, request, backend, lang, self.settings, judged)
             streamed = checked.shown.rstrip()
-            if outcome.text.startswith(streamed) and (added := outcome.text[len(streamed):]):
+            if outcome.text.startswith(streamed) and (added := outcome.text[len(streamed) :]):
                 yield added  # what settling added: a refusal, or the quote that states the short answer
         timings["generate"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
@@ -120,13 +122,15 @@ class AnswerChain:
             refusal_reason=outcome.reason,
         )
 
+
 def judges(settings: Settings, backend: str) -> bool:
     """Whether the model judges its own replies (rag/judge.py): the extractive quoter has no model."""
     return has_model(backend) and settings.judge_threshold > 0
 
 
-def judge_reply(checked: CheckedReply, verifier: Verifier, request: Request, backend: str,
-                settings: Settings) -> float | None:
+def judge_reply(
+    checked: CheckedReply, verifier: Verifier, request: Request, backend: str, settings: Settings
+) -> float | None:
     """The judge's probability that the text the reply cites answers the question; None when the
     judge is off or nothing of the reply stood."""
     if not checked.hold_short or checked.short_failed or checked.declined or not (checked.short or checked.kept_claims):
@@ -134,8 +138,15 @@ def judge_reply(checked: CheckedReply, verifier: Verifier, request: Request, bac
     return judge(settings, backend, request.question, verifier.cited_text(checked.short_evidence))
 
 
-def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend: str, lang: str,
-           settings: Settings, judged: float | None = None) -> Outcome:
+def settle(
+    checked: CheckedReply,
+    verifier: Verifier,
+    request: Request,
+    backend: str,
+    lang: str,
+    settings: Settings,
+    judged: float | None = None,
+) -> Outcome:
     """What a checked reply amounts to: the answer shown, a quote of the nearest evidence, or a refusal.
     `judged` is the judge step's probability that the cited text answers the question."""
     support = request.evidence.support
@@ -159,8 +170,11 @@ def settle(checked: CheckedReply, verifier: Verifier, request: Request, backend:
     if not has_model(backend) and asked_kind(request.question) and not checked.short:
         # A question for a name, number or date that no evidence sentence answers outright:
         # the quotes are what is nearest, not an answer.
-        return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True,
-                       reason=f"no evidence sentence states the {asked_kind(request.question)} asked for")
+        return Outcome(
+            f"{_unclear(lang)}\n{checked.shown.strip()}",
+            True,
+            reason=f"no evidence sentence states the {asked_kind(request.question)} asked for",
+        )
     if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
         # The short answer stands, but nothing shown states it (its support fell, or says
         # something else): quote the sentence that does, so that the answer is checked by a click.

@@ -23,22 +23,88 @@ from dataclasses import dataclass
 from index.lexical import tokenize
 
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-    "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
-    "thousand": 1000, "dozen": 12,
-    "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9,
-    "zehn": 10, "elf": 11, "zwölf": 12, "fünfzehn": 15, "zwanzig": 20, "dreißig": 30, "vierzig": 40, "fünfzig": 50,
-    "hundert": 100, "tausend": 1000, "dutzend": 12,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+    "thousand": 1000,
+    "dozen": 12,
+    "eins": 1,
+    "zwei": 2,
+    "drei": 3,
+    "vier": 4,
+    "fünf": 5,
+    "sechs": 6,
+    "sieben": 7,
+    "acht": 8,
+    "neun": 9,
+    "zehn": 10,
+    "elf": 11,
+    "zwölf": 12,
+    "fünfzehn": 15,
+    "zwanzig": 20,
+    "dreißig": 30,
+    "vierzig": 40,
+    "fünfzig": 50,
+    "hundert": 100,
+    "tausend": 1000,
+    "dutzend": 12,
 }
 MONTHS = {
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7, "august": 8,
-    "september": 9, "october": 10, "november": 11, "december": 12,
-    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10, "dezember": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "januar": 1,
+    "jänner": 1,
+    "februar": 2,
+    "märz": 3,
+    "mai": 5,
+    "juni": 6,
+    "juli": 7,
+    "oktober": 10,
+    "dezember": 12,
 }
 # "may" is a verb far more often than a month: it counts only beside a day or a year.
 _AMBIGUOUS_MONTHS = {"may", "march"}
-_WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "montag", "dienstag",
-             "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"}
+_WEEKDAYS = {
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+}
 # Thousands grouped by "," (English) or "." (German): "1,000" and "1.000" are both 1000.
 _DIGITS = re.compile(r"(?<![\w.,])\d{1,3}(?:([.,])\d{3})+(?![\d])|(?<![\w])\d+(?:[.,]\d+)?(?![\d])")
 _WORD = re.compile(r"[\w’'-]+")
@@ -185,8 +251,11 @@ def mentions(text: str) -> Callable[[str], bool]:
     acronyms = _initialisms(text)
 
     def mentioned(name: str) -> bool:
-        return (fold(name) in held or name.upper() in acronyms or bool(
-            difflib.get_close_matches(re.sub(r"['’]s?$", "", name.lower()), words, n=1, cutoff=NEAR_SPELLING)))
+        return (
+            fold(name) in held
+            or name.upper() in acronyms
+            or bool(difflib.get_close_matches(re.sub(r"['’]s?$", "", name.lower()), words, n=1, cutoff=NEAR_SPELLING))
+        )
 
     return mentioned
 
@@ -227,8 +296,12 @@ def _show(value: float) -> str:
 # cost?") from an answer. Questions of other forms ask for a description: no kind.
 _KINDS = (
     ("date", re.compile(r"\b(?:when|wann|what year|which year|welche[mn]? jahr|seit wann|bis wann)\b", re.I)),
-    ("number", re.compile(r"\b(?:how (?:many|much|old|long|far|often)|what percentage|wie (?:viele?|alt|lange|weit|oft|hoch))\b",
-                          re.I)),
+    (
+        "number",
+        re.compile(
+            r"\b(?:how (?:many|much|old|long|far|often)|what percentage|wie (?:viele?|alt|lange|weit|oft|hoch))\b", re.I
+        ),
+    ),
     ("name", re.compile(r"\b(?:who|whom|whose|wer|wem|wen|wessen|where|wo|woher|wohin)\b", re.I)),
 )
 _YEAR = re.compile(r"^(?:1[5-9]|20)\d\d$")
@@ -256,18 +329,26 @@ def is_kind(kind: str | None, answer: str) -> bool:
     if kind == "number":
         digits = [m.group(0) for m in _DIGITS.finditer(answer)]
         # A year alone does not say how many or how much.
-        return bool(numbers(answer)) and not (digits and all(_YEAR.match(d) for d in digits) and not months(answer)
-                                              and len(numbers(answer)) == len(digits))
+        return bool(numbers(answer)) and not (
+            digits
+            and all(_YEAR.match(d) for d in digits)
+            and not months(answer)
+            and len(numbers(answer)) == len(digits)
+        )
     return any(_CAPITALISED.match(w) for w in _WORD.findall(answer))
 
 
 _DATE_SPAN = re.compile(
     rf"\b(?:\d{{1,2}}\.?\s(?:{'|'.join(MONTHS)})(?:\s\d{{4}})?|(?:{'|'.join(MONTHS)})\s\d{{1,2}}(?:,\s\d{{4}})?"
-    rf"|(?:{'|'.join(MONTHS)})\s\d{{4}}|(?:1[5-9]|20)\d\d)\b", re.I)
+    rf"|(?:{'|'.join(MONTHS)})\s\d{{4}}|(?:1[5-9]|20)\d\d)\b",
+    re.I,
+)
 _AMOUNT_SPAN = re.compile(
     r"(?:[$€£]\s?)?(?<![\w.])\d[\d,.]*(?:\s?%|\s(?:per ?cent|prozent|percent))?(?:\s(?:million|billion|trillion|thousand"
     r"|Millionen|Milliarden|Billionen|Tausend))?(?:\s[a-zäöü]\w+)?"
-    rf"|\b(?:{'|'.join(_NUMBER_WORDS)})\s[a-zäöü]\w+", re.I)
+    rf"|\b(?:{'|'.join(_NUMBER_WORDS)})\s[a-zäöü]\w+",
+    re.I,
+)
 _NAME_SPAN = re.compile(r"[A-ZÄÖÜ][\w’'.-]*(?:\s+(?:(?:of|de|von|van|la|du)\s+)?[A-ZÄÖÜ][\w’'.-]*)*")
 
 

@@ -123,14 +123,17 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
     if streamed.strip() == answer.answer.strip():
         print()
     elif streamed.strip() and answer.answer.startswith(streamed.strip()):
-        print(answer.answer[len(streamed.strip()):])  # verification only added to it (a quote)
+        print(answer.answer[len(streamed.strip()) :])  # verification only added to it (a quote)
     else:
         # Verification changed the text (a refusal, or citations fixed): show the final version.
         print(("\n\n" if streamed else "") + answer.answer)
     if answer.standalone_question != answer.question:
         print(f"(understood as: {answer.standalone_question})")
-    shown = answer.citations if not answer.refused else [
-        citation_for(n, p) for n, p in enumerate(answer.passages[:3], start=1)]
+    shown = (
+        answer.citations
+        if not answer.refused
+        else [citation_for(n, p) for n, p in enumerate(answer.passages[:3], start=1)]
+    )
     if shown:
         print("\nSources:" if not answer.refused else "\nNearest passages:")
     for c in shown:
@@ -192,8 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, settings_from_args(args))
-    except (SettingsError, IndexProblem, EmbedderUnavailable, ModelUnavailable, BackendUnavailable,
-            FileNotFoundError, ValueError) as exc:
+    except (
+        SettingsError,
+        IndexProblem,
+        EmbedderUnavailable,
+        ModelUnavailable,
+        BackendUnavailable,
+        FileNotFoundError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

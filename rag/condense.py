@@ -25,18 +25,80 @@ HISTORY_TURNS = 4  # messages the rewrite sees: older ones rarely hold the refer
 TURN_CHARS = 300
 
 _PERSONAL = {"he", "she", "him", "they", "them", "er", "ihn", "ihm"}
-_POSSESSIVE = {"his", "her", "hers", "their", "its", "sein", "seine", "seiner", "seinen", "seinem", "seines",
-               "ihr", "ihre", "ihrer", "ihren", "ihrem", "ihres"}
+_POSSESSIVE = {
+    "his",
+    "her",
+    "hers",
+    "their",
+    "its",
+    "sein",
+    "seine",
+    "seiner",
+    "seinen",
+    "seinem",
+    "seines",
+    "ihr",
+    "ihre",
+    "ihrer",
+    "ihren",
+    "ihrem",
+    "ihres",
+}
 _THING = {"it", "this", "that", "es", "dies"}
-_REFERRING = _PERSONAL | _POSSESSIVE | _THING | {"these", "those", "there", "then", "also", "diese", "dieser", "dort",
-                                                  "dann", "auch", "sie"}
-_FOLLOW_UP_START = re.compile(r"^\s*(?:and|but|so|what about|how about|und|aber|was ist mit|wie steht es mit)\b[\s,]*",
-                              re.IGNORECASE)
+_REFERRING = (
+    _PERSONAL
+    | _POSSESSIVE
+    | _THING
+    | {"these", "those", "there", "then", "also", "diese", "dieser", "dort", "dann", "auch", "sie"}
+)
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(?:and|but|so|what about|how about|und|aber|was ist mit|wie steht es mit)\b[\s,]*", re.IGNORECASE
+)
 _NAME = re.compile(r"(?<![\w'’])[A-ZÄÖÜ][\w'’.-]*(?:\s+(?:(?:of|de|von|van|der)\s+)?[A-ZÄÖÜ][\w'’.-]*)*")
-_QUESTION_WORDS = {"what", "who", "when", "where", "which", "why", "how", "and", "but", "did", "does", "do", "is", "are",
-                   "was", "were", "has", "have", "can", "will", "wer", "wann", "wo", "welche", "welcher",
-                   "welches", "warum", "wie", "und", "aber", "hat", "ist", "sind", "war", "the", "a", "an", "in", "on",
-                   "der", "die", "das"}
+_QUESTION_WORDS = {
+    "what",
+    "who",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "and",
+    "but",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+    "can",
+    "will",
+    "wer",
+    "wann",
+    "wo",
+    "welche",
+    "welcher",
+    "welches",
+    "warum",
+    "wie",
+    "und",
+    "aber",
+    "hat",
+    "ist",
+    "sind",
+    "war",
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "der",
+    "die",
+    "das",
+}
 
 
 def refers_back(question: str) -> bool:
@@ -69,7 +131,9 @@ def resolve(question: str, previous: str, previous_answer: str = "") -> str:
         if own and len(words) <= 4 and entity in previous:
             return previous.replace(entity, own[0])  # "And Stoltenberg?": the same question about another
         return question
-    german = any(w.lower() in {"er", "ihn", "ihm", "sein", "seine", "seiner", "seinen", "seinem", "seines"} for w in words)
+    german = any(
+        w.lower() in {"er", "ihn", "ihm", "sein", "seine", "seiner", "seinen", "seinem", "seines"} for w in words
+    )
 
     def replace(match: re.Match[str]) -> str:
         word = match.group(0)

@@ -83,8 +83,10 @@ class Engine:
             return self._snapshot
 
     def _index_demo(self) -> None:
-        print(f"No index at {self.store.root} yet: indexing the demo corpus ({self.settings.demo_corpus}).",
-              file=sys.stderr)
+        print(
+            f"No index at {self.store.root} yet: indexing the demo corpus ({self.settings.demo_corpus}).",
+            file=sys.stderr,
+        )
         ingest([self.settings.demo_corpus], self.settings, self.embedder)
 
     def retrieval_params(self, k: int | None = None, mode: Mode = "hybrid") -> RetrievalParams:
@@ -108,11 +110,14 @@ class Engine:
         stay plain, as the baselines they serve."""
         snapshot, k = self.snapshot(), self.settings.top_k
         if mode == "hybrid":
-            found = with_following_text(snapshot, self.search(query, k=max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH)),
-                                        FOLLOWING_CHARS)
+            found = with_following_text(
+                snapshot, self.search(query, k=max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH)), FOLLOWING_CHARS
+            )
             evidence = gather(query, found + self._passages_naming(query, found), self.embedder)
             return restrict(evidence, naming_every_name(query, rerank(evidence), k))
-        found = with_following_text(snapshot, self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode), FOLLOWING_CHARS)
+        found = with_following_text(
+            snapshot, self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode), FOLLOWING_CHARS
+        )
         return gather(query, distinct_passages(found, k), self.embedder)
 
     def _passages_naming(self, query: str, found: list[Passage]) -> list[Passage]:
@@ -129,16 +134,18 @@ class Engine:
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
         return self._chain().ask(question, history, backend)
 
-    def ask_stream(self, question: str, history: History | None = None,
-                   backend: str | None = None) -> Iterator[str | EvidenceFound | Answer]:
+    def ask_stream(
+        self, question: str, history: History | None = None, backend: str | None = None
+    ) -> Iterator[str | EvidenceFound | Answer]:
         """The evidence found, then the answer text as it is checked, then the final `Answer`."""
         return self._chain().stream(question, history, backend)
 
     def _chain(self) -> AnswerChain:
         return AnswerChain(self.settings, self.answer_evidence)
 
-    def ingest(self, paths: Sequence[str | Path], progress: Progress | None = None,
-               show_progress: bool = False) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[str | Path], progress: Progress | None = None, show_progress: bool = False
+    ) -> IngestReport:
         return ingest(paths, self.settings, self.embedder, progress, show_progress)
 
     def select(self, selectors: Sequence[str]) -> list[str]:

@@ -74,7 +74,9 @@ class EvidenceSet:
         return order[at + 1] if at + 1 < len(order) else None
 
     def _document_order(self, doc_id: str) -> list[int]:
-        return sorted((j for j, s in enumerate(self.sentences) if s.doc_id == doc_id), key=lambda j: self.sentences[j].start)
+        return sorted(
+            (j for j, s in enumerate(self.sentences) if s.doc_id == doc_id), key=lambda j: self.sentences[j].start
+        )
 
     def blocks(self, budget: int) -> list[Block]:
         """The best sentences with their next ones, joined per document, until `budget` tokens.
@@ -139,8 +141,9 @@ class EvidenceSet:
         joined; where a chunk between them was not found, the span ends with the first chunk."""
         first, last = self.sentences[indices[0]], self.sentences[indices[-1]]
         passage = self.passages[first.passage]
-        for following in sorted({self.sentences[i].passage for i in indices} - {first.passage},
-                                key=lambda p: self.passages[p].start):
+        for following in sorted(
+            {self.sentences[i].passage for i in indices} - {first.passage}, key=lambda p: self.passages[p].start
+        ):
             nxt = self.passages[following]
             if nxt.start > passage.end or nxt.end <= passage.end:
                 continue
@@ -167,7 +170,9 @@ def gather(question: str, passages: list[Passage], embedder: Embedder) -> Eviden
     similarity = vectors @ query
     asked = stems(question)
     sentences = [
-        Sentence(p, doc_id, start, end, text, SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * overlap(asked, text))
+        Sentence(
+            p, doc_id, start, end, text, SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * overlap(asked, text)
+        )
         for (p, doc_id, start, end, text), sim in zip(pieces, similarity, strict=True)
     ]
     return EvidenceSet(question, passages, sentences, vectors, query, embedder)
@@ -183,7 +188,9 @@ def restrict(evidence: EvidenceSet, passages: list[Passage]) -> EvidenceSet:
                 keep.append(i)
                 sentences.append(Sentence(k, s.doc_id, s.start, s.end, s.text, s.score))
                 break
-    return EvidenceSet(evidence.question, passages, sentences, evidence.vectors[keep], evidence.query, evidence.embedder)
+    return EvidenceSet(
+        evidence.question, passages, sentences, evidence.vectors[keep], evidence.query, evidence.embedder
+    )
 
 
 def stems(text: str) -> set[str]:

@@ -34,7 +34,9 @@ def gate(evidence: EvidenceSet, blocks: list[Block], min_relevance: float) -> De
     if kind in ("number", "date"):
         asked = facts(evidence.question)
         shown = [evidence.sentences[i].text for b in blocks for i in b.sentences]
-        if not any(is_kind(kind, text) and (facts(text).numbers - asked.numbers or facts(text).months - asked.months)
-                   for text in shown):
+        if not any(
+            is_kind(kind, text) and (facts(text).numbers - asked.numbers or facts(text).months - asked.months)
+            for text in shown
+        ):
             return Decision(False, f"no evidence states a {kind}")
     return Decision(True)

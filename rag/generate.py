@@ -29,7 +29,7 @@ QUOTED_SENTENCES = 2
 RUNNER_UP_RATIO = 0.8  # a second sentence is quoted only when it supports the question nearly as well
 # A statement ends like one; a headline ("Rutte – NATO's new secretary general") does not,
 # and quoted as an answer it only repeats the question's topic.
-STATEMENT_ENDS = (".", "!", "?", "…", "\"", "”", "“", "’", "»", ")")
+STATEMENT_ENDS = (".", "!", "?", "…", '"', "”", "“", "’", "»", ")")
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,10 @@ class Extractive:
             if said and (short := stated_answer(request.question, evidence.sentences[i].text)):
                 quoted += [i] if i not in quoted else []
                 break
-        support = " ".join(f"{evidence.sentences[i].text} [{block_of[i]}]" for i in sorted(quoted, key=lambda i: (
-            evidence.sentences[i].doc_id, evidence.sentences[i].start)))
+        support = " ".join(
+            f"{evidence.sentences[i].text} [{block_of[i]}]"
+            for i in sorted(quoted, key=lambda i: (evidence.sentences[i].doc_id, evidence.sentences[i].start))
+        )
         yield (f"Answer: {short}\n" if short else "") + f"Support: {support}"
 
 
@@ -89,7 +91,8 @@ class LLM:
 
     def reply(self, request: Request, usage: Usage) -> Iterator[str]:
         chain = ChatPromptTemplate.from_messages([("human", prompts.load("answer"))]) | chat_model(
-            self.settings, self.backend)
+            self.settings, self.backend
+        )
         inputs = {
             "evidence": evidence_text(request.evidence, request.blocks),
             "question": request.question,
@@ -99,8 +102,10 @@ class LLM:
             if not isinstance(chunk, AIMessageChunk):
                 continue
             if chunk.usage_metadata:
-                usage.tokens = {"prompt": chunk.usage_metadata["input_tokens"],
-                                "completion": chunk.usage_metadata["output_tokens"]}
+                usage.tokens = {
+                    "prompt": chunk.usage_metadata["input_tokens"],
+                    "completion": chunk.usage_metadata["output_tokens"],
+                }
             if chunk.content:
                 yield str(chunk.content)
 

@@ -50,8 +50,13 @@ class IngestReport:
     def summary(self) -> str:
         if not self.changed and not self.skipped:
             return f"nothing changed: {len(self.unchanged)} documents already up to date"
-        parts = [f"{len(self.added)} added", f"{len(self.updated)} updated", f"{len(self.removed)} removed",
-                 f"{len(self.unchanged)} unchanged", f"{len(self.skipped)} skipped"]
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.skipped)} skipped",
+        ]
         return f"{', '.join(parts)}; {self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
 
 
@@ -94,16 +99,26 @@ def ingest(
     return report
 
 
-def _embed_plan(snapshot: Snapshot | None, loaded: dict[str, list[Document]], store: IndexStore, embedder: Embedder,
-                settings: Settings, embedded: dict[tuple[str, str], tuple[list[Chunk], np.ndarray]], progress: Progress | None,
-                show_progress: bool, report: IngestReport) -> tuple[list[Document], list[Chunk], np.ndarray]:
+def _embed_plan(
+    snapshot: Snapshot | None,
+    loaded: dict[str, list[Document]],
+    store: IndexStore,
+    embedder: Embedder,
+    settings: Settings,
+    embedded: dict[tuple[str, str], tuple[list[Chunk], np.ndarray]],
+    progress: Progress | None,
+    show_progress: bool,
+    report: IngestReport,
+) -> tuple[list[Document], list[Chunk], np.ndarray]:
     """The next state against `snapshot` (report filled in afresh), embedding what `embedded` lacks."""
     if snapshot is not None:
         check_embedder(snapshot.manifest, embedder.identity, store.root)
     report.added, report.updated, report.unchanged, report.removed = [], [], [], []
     kept, fresh = _plan(snapshot, loaded, report)
     missing = [doc for doc in fresh if (doc.doc_id, doc.content_hash) not in embedded]
-    new_chunks = [c for doc in missing for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)]
+    new_chunks = [
+        c for doc in missing for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)
+    ]
     embed_started = time.perf_counter()
     new_vectors = _embed(embedder, missing, new_chunks, progress, show_progress)
     report.embed_seconds += time.perf_counter() - embed_started
@@ -114,8 +129,11 @@ def _embed_plan(snapshot: Snapshot | None, loaded: dict[str, list[Document]], st
         embedded[doc.doc_id, doc.content_hash] = (new_chunks[at : at + count], new_vectors[at : at + count])
         at += count
     chunks = [c for doc in fresh for c in embedded[doc.doc_id, doc.content_hash][0]]
-    vectors = np.concatenate([embedded[doc.doc_id, doc.content_hash][1] for doc in fresh]) if fresh else np.zeros(
-        (0, embedder.dim), np.float32)
+    vectors = (
+        np.concatenate([embedded[doc.doc_id, doc.content_hash][1] for doc in fresh])
+        if fresh
+        else np.zeros((0, embedder.dim), np.float32)
+    )
     return _merge(snapshot, kept, fresh, chunks, vectors, embedder.dim)
 
 
@@ -130,7 +148,9 @@ def select(snapshot: Snapshot | None, selectors: Sequence[str]) -> list[str]:
         return []
     paths = {str(Path(s).expanduser().resolve()) for s in selectors}
     wanted = set(selectors)
-    return [d.doc_id for d in snapshot.documents.values() if d.origin in paths or d.source in wanted or d.doc_id in wanted]
+    return [
+        d.doc_id for d in snapshot.documents.values() if d.origin in paths or d.source in wanted or d.doc_id in wanted
+    ]
 
 
 def remove(doc_ids: Sequence[str], settings: Settings) -> list[str]:
@@ -144,9 +164,12 @@ def remove(doc_ids: Sequence[str], settings: Settings) -> list[str]:
         if doomed:
             gone = set(doomed)
             kept = [d for d in snapshot.documents.values() if d.doc_id not in gone]
-            documents, chunks, vectors = _merge(snapshot, kept, [], [], np.zeros((0, snapshot.vectors.dim)), snapshot.vectors.dim)
-            store.commit(snapshot.manifest.embedder, snapshot.manifest.dim, documents, chunks, vectors,
-                         settings.exact_search_max)
+            documents, chunks, vectors = _merge(
+                snapshot, kept, [], [], np.zeros((0, snapshot.vectors.dim)), snapshot.vectors.dim
+            )
+            store.commit(
+                snapshot.manifest.embedder, snapshot.manifest.dim, documents, chunks, vectors, settings.exact_search_max
+            )
         return doomed
 
 

@@ -30,8 +30,7 @@ def judge(settings: Settings, backend: str, question: str, cited: str) -> float 
     log-probabilities and the reply is neither yes nor no."""
     model = chat_model(settings, backend)
     prompt = prompts.load("judge").format(cited=cited[:CITED_CHARS], question=question)
-    reply = model.invoke([HumanMessage(prompt)], max_tokens=1, temperature=0.0, logprobs=True,
-                         top_logprobs=TOP_TOKENS)
+    reply = model.invoke([HumanMessage(prompt)], max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_TOKENS)
     first = (reply.response_metadata.get("logprobs") or {}).get("content") or []
     if first:
         mass = {"yes": 0.0, "no": 0.0}

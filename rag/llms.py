@@ -119,8 +119,10 @@ def _first_token_logprobs(llama: Any, logits: Any, top: int) -> dict[str, Any]:
     logprobs = logits - logits.max()
     logprobs = logprobs - np.log(np.exp(logprobs).sum())
     best = np.argsort(-logprobs)[:top]
-    alternatives = [{"token": llama.detokenize([int(i)]).decode("utf-8", errors="replace"),
-                     "logprob": float(logprobs[i])} for i in best]
+    alternatives = [
+        {"token": llama.detokenize([int(i)]).decode("utf-8", errors="replace"), "logprob": float(logprobs[i])}
+        for i in best
+    ]
     return {"content": [{**alternatives[0], "top_logprobs": alternatives}]}
 
 
@@ -189,8 +191,9 @@ def _text(message: BaseMessage) -> str:
 def _usage(prompt_tokens: int | None, completion_tokens: int) -> UsageMetadata | None:
     if prompt_tokens is None:
         return None
-    return UsageMetadata(input_tokens=prompt_tokens, output_tokens=completion_tokens,
-                         total_tokens=prompt_tokens + completion_tokens)
+    return UsageMetadata(
+        input_tokens=prompt_tokens, output_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens
+    )
 
 
 class LlamaCppChat(BaseChatModel):
@@ -303,7 +306,9 @@ class LlamaCppChat(BaseChatModel):
             metadata["logprobs"] = _first_token_logprobs(loaded.llama, first_logits[0], top)
         message = AIMessage(content=text, response_metadata=metadata, usage_metadata=usage_md)
         return ChatResult(
-            generations=[ChatGeneration(message=message, generation_info={"finish_reason": choice.get("finish_reason")})],
+            generations=[
+                ChatGeneration(message=message, generation_info={"finish_reason": choice.get("finish_reason")})
+            ],
             llm_output={"token_usage": dict(usage), "model_name": self.model_name},
         )
 
@@ -486,8 +491,14 @@ def _backend_errors() -> tuple[type[BaseException], ...]:
     import httpx
     import openai
 
-    return (openai.APIConnectionError, openai.InternalServerError, openai.AuthenticationError,
-            openai.PermissionDeniedError, openai.NotFoundError, httpx.TransportError)
+    return (
+        openai.APIConnectionError,
+        openai.InternalServerError,
+        openai.AuthenticationError,
+        openai.PermissionDeniedError,
+        openai.NotFoundError,
+        httpx.TransportError,
+    )
 
 
 def _make_openai_class() -> type:
@@ -589,5 +600,6 @@ def _local_name(settings: Settings) -> str:
 
 
 LOCAL = Backend("local", describe=_local_name, chat_model=_local_chat)
-OPENAI = Backend("openai", describe=lambda s: f"openai:{s.openai_model}@{s.openai_base_url}",
-                 chat_model=make_openai_chat)
+OPENAI = Backend(
+    "openai", describe=lambda s: f"openai:{s.openai_model}@{s.openai_base_url}", chat_model=make_openai_chat
+)

@@ -163,7 +163,8 @@ def _unique_ids(relatives: list[str]) -> list[str]:
     # Still equal only when names differ in characters _safe_id replaces ("a b" vs "a-b").
     counts = _counts(ids)
     return [
-        i if counts[i] == 1 else f"{i}-{hashlib.sha256(r.encode()).hexdigest()[:8]}" for i, r in zip(ids, relatives, strict=True)
+        i if counts[i] == 1 else f"{i}-{hashlib.sha256(r.encode()).hexdigest()[:8]}"
+        for i, r in zip(ids, relatives, strict=True)
     ]
 
 

@@ -282,11 +282,38 @@ def ensure_bundled_model() -> Path:
 
 # ggml type id -> (elements per block, bytes per block), as ggml_blck_size/ggml_type_size report.
 _GGML_TYPES: dict[int, tuple[int, int]] = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
-    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
-    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
-    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66), 39: (32, 17),
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 36),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
 }
 # GGUF metadata value type -> struct format of a scalar
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
@@ -329,7 +356,9 @@ def gguf_info(path: Path) -> GGUFInfo:
                 try:
                     info = _parse_gguf(mm, size)
                 except (_Corrupt, struct.error, IndexError, UnicodeDecodeError) as exc:
-                    raise ModelUnavailable(f"{path} is a damaged GGUF file ({exc or 'truncated header'}): {hint}") from exc
+                    raise ModelUnavailable(
+                        f"{path} is a damaged GGUF file ({exc or 'truncated header'}): {hint}"
+                    ) from exc
     except OSError as exc:
         raise ModelUnavailable(f"cannot read {path}: {exc.strerror or exc}") from exc
     if info.min_size > size:

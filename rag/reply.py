@@ -24,7 +24,9 @@ from rag.verify import Verifier
 SHORT_ANSWER_WORDS = 12
 REPEAT_SHARE = 0.9  # a claim whose words are this much those of a claim shown before adds nothing
 _ANSWER_LABEL = re.compile(r"^[\s*_#>-]*(?:short answer|answer|kurze antwort|antwort)\s*:\s*", re.IGNORECASE)
-_SUPPORT_LABEL = re.compile(r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)\s*:\s*", re.IGNORECASE)
+_SUPPORT_LABEL = re.compile(
+    r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)\s*:\s*", re.IGNORECASE
+)
 _LINE_LABEL = re.compile(r"(?im)^[ \t*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)[ \t]*:[ \t]*")
 _LABELS = ("answer:", "support:", "antwort:", "beleg:", "belege:", "begründung:", "short answer:", "kurze antwort:")
 # How the model declines on the answer line: the prompt's "say that you don't know" in

@@ -29,5 +29,11 @@ def rerank(evidence: EvidenceSet) -> list[Passage]:
 def _best_sentence(passage: Passage, evidence: EvidenceSet) -> float:
     """The best score of a sentence within the passage, wherever it was scored: a passage
     overlapping a better-ranked one holds sentences that were scored as the other's."""
-    return max((s.score for s in evidence.sentences
-                if s.doc_id == passage.doc_id and passage.start <= s.start and s.end <= passage.end), default=0.0)
+    return max(
+        (
+            s.score
+            for s in evidence.sentences
+            if s.doc_id == passage.doc_id and passage.start <= s.start and s.end <= passage.end
+        ),
+        default=0.0,
+    )

@@ -92,7 +92,9 @@ def distinct_passages(passages: list[Passage], k: int) -> list[Passage]:
     and a repeat takes the place of evidence from elsewhere."""
     kept: list[Passage] = []
     for passage in passages:
-        repeated = sum(max(0, min(passage.end, m.end) - max(passage.start, m.start)) for m in kept if m.doc_id == passage.doc_id)
+        repeated = sum(
+            max(0, min(passage.end, m.end) - max(passage.start, m.start)) for m in kept if m.doc_id == passage.doc_id
+        )
         if repeated * 2 < passage.end - passage.start:
             kept.append(passage)
         if len(kept) == k:
@@ -167,7 +169,10 @@ def _ngrams(text: str, longest: int = 6) -> list[str]:
 
 
 def _lexical_weight(
-    snapshot: Snapshot, query: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+    snapshot: Snapshot,
+    query: str,
+    dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
     params: RetrievalParams,
 ) -> float:
     languages = {_lang(snapshot, position) for position, _ in dense + lexical}

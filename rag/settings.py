@@ -66,7 +66,9 @@ class Settings:
     # and the extractive quoter cannot, so the quoter's gate is higher.
     min_relevance: float = 0.2
     min_relevance_extractive: float = 0.25
-    quote_when_declined: float = 0.40  # a model that declines despite evidence this clear: its refusal quotes that evidence
+    quote_when_declined: float = (
+        0.40  # a model that declines despite evidence this clear: its refusal quotes that evidence
+    )
     # A claim stands only when its meaning is this close (cosine) to a sentence it cites (rag/verify.py);
     # 0.25-0.45 made no difference on the tune halves.
     claim_similarity: float = 0.35

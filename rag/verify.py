@@ -45,8 +45,9 @@ class Verdict:
 
 
 class Verifier:
-    def __init__(self, evidence: EvidenceSet, blocks: list[Block], lang: str, settings: Settings,
-                 min_relevance: float) -> None:
+    def __init__(
+        self, evidence: EvidenceSet, blocks: list[Block], lang: str, settings: Settings, min_relevance: float
+    ) -> None:
         self.evidence = evidence
         self.blocks = {b.n: b for b in blocks}
         self.lang = lang
@@ -68,7 +69,9 @@ class Verifier:
         if not claim.strip(" .,;:!?\"'“”"):
             return Verdict("", dropped=dropped)  # marks or a list number alone
         if len(content_words(claim)) < MIN_CLAIM_WORDS and not facts(claim).numbers:
-            return Verdict(_keep_layout(sentence, strip_marks(sentence)), dropped=dropped)  # "Yes." states nothing to cite
+            return Verdict(
+                _keep_layout(sentence, strip_marks(sentence)), dropped=dropped
+            )  # "Yes." states nothing to cite
         # A line announcing a list ("Rutte's three priorities are:") is kept for its items.
         if restates(claim, self.evidence.question) and not claim.rstrip().endswith(":"):
             return Verdict("", dropped=dropped)  # "Mark Rutte" for "What is Mark Rutte's nickname?" answers nothing
@@ -77,13 +80,19 @@ class Verifier:
             others = [b for n, b in self.blocks.items() if n not in valid]
             supports = self._supports(claim, others)[:1]
         if not supports:
-            return Verdict("", RemovedClaim(claim, self._why_not(claim, [self.blocks[n] for n in valid])), dropped=dropped)
+            return Verdict(
+                "", RemovedClaim(claim, self._why_not(claim, [self.blocks[n] for n in valid])), dropped=dropped
+            )
         numbers = [self._number(s) for s in supports]
         body = claim.rstrip()
         end = len(body.rstrip(".!?…"))  # the marks go before the full stop: "… 14 years [1]."
         marker = _LIST_MARKER.match(strip_marks(sentence))
-        marked = (marker.group(0).lstrip() if marker else "") + body[:end] + "".join(
-            f" [{n}]" for n in dict.fromkeys(numbers)) + body[end:]
+        marked = (
+            (marker.group(0).lstrip() if marker else "")
+            + body[:end]
+            + "".join(f" [{n}]" for n in dict.fromkeys(numbers))
+            + body[end:]
+        )
         return Verdict(_keep_layout(sentence, marked), dropped=dropped)
 
     def _supports(self, claim: str, blocks: list[Block]) -> list[Support]:
@@ -128,7 +137,9 @@ class Verifier:
         facts it lacks ("his second and third priorities" may rest on two sentences)."""
         told = self._facts(claim, block)
         lacking = set(missing(told, self._backing((best,))))
-        holding = [i for i in block.sentences if i == best or (lacking and lacking - set(missing(told, self._backing((i,)))))]
+        holding = [
+            i for i in block.sentences if i == best or (lacking and lacking - set(missing(told, self._backing((i,)))))
+        ]
         at = [block.sentences.index(i) for i in holding]
         return block.sentences[min(at) : max(at) + 1]
 
@@ -143,8 +154,9 @@ class Verifier:
         similarity = self.evidence.similarity([claim])[0]
 
         def shortfall(block: Block) -> tuple[int, float]:
-            return len(missing(self._facts(claim, block), self._backing(block.sentences))), \
-                -float(np.max(similarity[list(block.sentences)]))
+            return len(missing(self._facts(claim, block), self._backing(block.sentences))), -float(
+                np.max(similarity[list(block.sentences)])
+            )
 
         best = min(blocks, key=shortfall)
         absent, closeness = shortfall(best)
@@ -184,8 +196,10 @@ class Verifier:
         if asking:
             return max(asking, key=lambda i: (self._topic_score(i), self.evidence.sentences[i].score)), ""
         if on_topic:
-            return None, (f"the evidence naming “{short}” leaves most of the question unsaid "
-                          f"(it holds under {self.answer_coverage:.0%} of the question's words)")
+            return None, (
+                f"the evidence naming “{short}” leaves most of the question unsaid "
+                f"(it holds under {self.answer_coverage:.0%} of the question's words)"
+            )
         absent = missing(told, self._asked)
         return None, f"“{short}” is in no evidence" + (f" ({', '.join(absent)})" if absent else "")
 
@@ -205,8 +219,10 @@ class Verifier:
     def cites(self, i: int) -> bool:
         """Whether a citation given so far opens a span that holds evidence sentence i."""
         sentence = self.evidence.sentences[i]
-        return any(c.doc_id == sentence.doc_id and c.start <= sentence.start and sentence.end <= c.end
-                   for c in self.numbering.citations)
+        return any(
+            c.doc_id == sentence.doc_id and c.start <= sentence.start and sentence.end <= c.end
+            for c in self.numbering.citations
+        )
 
     def cited_text(self, also: int | None = None) -> str:
         """The text of every span cited so far, and evidence sentence `also` if none holds it."""

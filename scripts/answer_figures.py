@@ -22,26 +22,42 @@ from eval.halves import HALVES, half_of
 from eval.metrics import percentiles, score_question
 from rag.answer import Answer
 
-COLUMNS = ("f1", "contained", "correct_refusal", "false_refusal", "span_precision", "citation_precision",
-           "claims_removed", "unsupported_shown")
+COLUMNS = (
+    "f1",
+    "contained",
+    "correct_refusal",
+    "false_refusal",
+    "span_precision",
+    "citation_precision",
+    "claims_removed",
+    "unsupported_shown",
+)
 THRESHOLDS = [round(0.10 + 0.025 * i, 3) for i in range(13)]
 
 
 def rows_of(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def table(runs: list[Path]) -> str:
-    out = ["| run | pipeline | half | n | " + " | ".join(COLUMNS) + " | first token p50 s |",
-           "|---" * (len(COLUMNS) + 5) + "|"]
+    out = [
+        "| run | pipeline | half | n | " + " | ".join(COLUMNS) + " | first token p50 s |",
+        "|---" * (len(COLUMNS) + 5) + "|",
+    ]
     for run in runs:
         rows = rows_of(run)
         for pipeline in sorted({r["pipeline"] for r in rows}):
             for half in (*HALVES, "all"):
                 chosen = [r for r in rows if r["pipeline"] == pipeline and half in ("all", half_of(r["id"]))]
-                scored = [(Answer.from_json(r["answer"]), score_question(question_from_json(r["question"]),
-                                                                         Answer.from_json(r["answer"]), r["ranking"]))
-                          for r in chosen]
+                scored = [
+                    (
+                        Answer.from_json(r["answer"]),
+                        score_question(question_from_json(r["question"]), Answer.from_json(r["answer"]), r["ranking"]),
+                    )
+                    for r in chosen
+                ]
                 cells = []
                 for name in COLUMNS:
                     values = [s[name] for _, s in scored if s.get(name) is not None]
@@ -53,8 +69,10 @@ def table(runs: list[Path]) -> str:
 
 
 def curve(runs: list[Path]) -> str:
-    out = ["| run | pipeline | half | " + " | ".join(f"{t:.3f}" for t in THRESHOLDS) + " |",
-           "|---" * (len(THRESHOLDS) + 3) + "|"]
+    out = [
+        "| run | pipeline | half | " + " | ".join(f"{t:.3f}" for t in THRESHOLDS) + " |",
+        "|---" * (len(THRESHOLDS) + 3) + "|",
+    ]
     for run in runs:
         rows = [r for r in rows_of(run) if "support" in r["answer"]]
         for pipeline in sorted({r["pipeline"] for r in rows}):
@@ -62,8 +80,10 @@ def curve(runs: list[Path]) -> str:
                 chosen = [r for r in rows if r["pipeline"] == pipeline and half_of(r["id"]) == half]
                 cells = []
                 for t in THRESHOLDS:
-                    refused = [(r["answer"]["refused"] or r["answer"]["support"] < t, bool(r["gold"]["answers"]))
-                               for r in chosen]
+                    refused = [
+                        (r["answer"]["refused"] or r["answer"]["support"] < t, bool(r["gold"]["answers"]))
+                        for r in chosen
+                    ]
                     unanswerable = [ref for ref, answerable in refused if not answerable]
                     answerable = [ref for ref, answerable in refused if answerable]
                     correct = f"{sum(unanswerable) / len(unanswerable):.2f}" if unanswerable else "–"

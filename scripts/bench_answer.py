@@ -27,8 +27,12 @@ def main() -> None:
     parser.add_argument("--backend", default="local")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--context-tokens", type=int, default=Settings().context_tokens)
-    parser.add_argument("--judge", default=str(Settings().judge_threshold), metavar="T1,T2,...",
-                        help="judge thresholds to compare (0: off)")
+    parser.add_argument(
+        "--judge",
+        default=str(Settings().judge_threshold),
+        metavar="T1,T2,...",
+        help="judge thresholds to compare (0: off)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(index_dir=Path(tmp) / "index", context_tokens=args.context_tokens)
@@ -47,10 +51,12 @@ def time_answers(engine: Engine, args: argparse.Namespace, cold: bool) -> None:
         total = time.perf_counter() - started
         first = answer.timings.get("first_token", float("nan"))
         evidence = answer.timings["condense"] + answer.timings["evidence"]  # on screen before the model starts
-        print(f"run {run + 1} ({'cold' if cold and run == 0 else 'warm'}): evidence {evidence:.2f} s, "
-              f"first checked text {first:.1f} s, judge {answer.timings.get('judge', 0):.1f} s, total {total:.1f} s, "
-              f"prompt {answer.tokens.get('prompt', 0)} tokens, completion {answer.tokens.get('completion', 0)}, "
-              f"refused={answer.refused}, cited {sorted({c.doc_id for c in answer.citations})}")
+        print(
+            f"run {run + 1} ({'cold' if cold and run == 0 else 'warm'}): evidence {evidence:.2f} s, "
+            f"first checked text {first:.1f} s, judge {answer.timings.get('judge', 0):.1f} s, total {total:.1f} s, "
+            f"prompt {answer.tokens.get('prompt', 0)} tokens, completion {answer.tokens.get('completion', 0)}, "
+            f"refused={answer.refused}, cited {sorted({c.doc_id for c in answer.citations})}"
+        )
 
 
 if __name__ == "__main__":

@@ -53,18 +53,31 @@ XSS_PAYLOADS = (
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(8)>",
     "[click me](javascript:alert(9))",
     "{{constructor.constructor('alert(10)')()}}",
-    "<a href=\"javascript:alert(11)\">click me</a>",
+    '<a href="javascript:alert(11)">click me</a>',
     "<body onload=alert(12)>",
 )
-XSS_PLACES = ("Harwick", "Ostby", "Calder", "Fennmoor", "Lystrup", "Quarrenden", "Tolvik", "Bramsey", "Ederholm",
-              "Wyncote", "Saltbeck", "Mornfield")
+XSS_PLACES = (
+    "Harwick",
+    "Ostby",
+    "Calder",
+    "Fennmoor",
+    "Lystrup",
+    "Quarrenden",
+    "Tolvik",
+    "Bramsey",
+    "Ederholm",
+    "Wyncote",
+    "Saltbeck",
+    "Mornfield",
+)
 
 
 def hostile_files(folder: Path) -> dict[str, str]:
     """Writes the hostile files; returns name -> what each tries."""
     folder.mkdir(parents=True)
     (folder / "surrogate.jsonl").write_text(
-        '{"id": "ok", "text": "A good record."}\n{"id": "bad", "text": "broken \\udc80 text"}\n', encoding="utf-8")
+        '{"id": "ok", "text": "A good record."}\n{"id": "bad", "text": "broken \\udc80 text"}\n', encoding="utf-8"
+    )
     with zipfile.ZipFile(folder / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", b"<w:document>" + b"A" * 300_000_000 + b"</w:document>")
@@ -96,8 +109,14 @@ def rag(args: list[str], index: Path) -> tuple[int, str, float, float]:
     env = dict(os.environ, RAG_INDEX_DIR=str(index))
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as output:
-        child = subprocess.Popen([sys.executable, "-m", "rag.cli", *args], cwd=ROOT, env=env, stdout=output,
-                                 stderr=subprocess.STDOUT, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest of all so far
         child.returncode = os.waitstatus_to_exitcode(status)
         output.seek(0)
@@ -139,10 +158,16 @@ def bench_kills(work: Path, kills: int) -> None:
     survived = lost = 0
     env = dict(os.environ, RAG_INDEX_DIR=str(index))
     for k in range(kills):
-        (extra / f"note-{k}.txt").write_text(f"Note {k}: the depot at quay {k} handles grain and timber.\n" * 50,
-                                            encoding="utf-8")
-        child = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(DEMO), str(extra)], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (extra / f"note-{k}.txt").write_text(
+            f"Note {k}: the depot at quay {k} handles grain and timber.\n" * 50, encoding="utf-8"
+        )
+        child = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", str(DEMO), str(extra)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.5 + 6.0 * k / max(1, kills - 1))  # from loading the embedder to committing
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -150,15 +175,24 @@ def bench_kills(work: Path, kills: int) -> None:
         survived += bool(held)
         lost += len(committed - held)
         committed = held or committed
-    print(f"{kills} kills (SIGKILL during ingest): the index loaded after {survived}, "
-          f"{lost} committed documents lost")
+    print(f"{kills} kills (SIGKILL during ingest): the index loaded after {survived}, {lost} committed documents lost")
 
 
 def documents(index: Path) -> list[str]:
     """The doc ids the index holds, as the product reads them."""
-    out = subprocess.run([sys.executable, "-c", "import sys, json; from index.store import IndexStore; "
-                          "s = IndexStore(sys.argv[1]).load(); print(json.dumps(sorted(s.documents) if s else []))",
-                          str(index)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, json; from index.store import IndexStore; "
+            "s = IndexStore(sys.argv[1]).load(); print(json.dumps(sorted(s.documents) if s else []))",
+            str(index),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return json.loads(out.stdout) if out.returncode == 0 else []
 
 
@@ -169,8 +203,13 @@ def rag_serve(index: Path, backend: str) -> Iterator[str | None]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = dict(os.environ, RAG_INDEX_DIR=str(index), RAG_LLM_BACKEND=backend)
-    server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
@@ -202,9 +241,11 @@ def bench_abandoned(work: Path, clients: int) -> None:
         alone, _ = asyncio.run(load_test.run(url, 1, 1, False, "", 600.0, 900.0))
         gone, _ = asyncio.run(load_test.run(url, clients, clients, False, "", 3.0, 600.0))
         last, _ = asyncio.run(load_test.run(url, 1, 1, False, "", 600.0, 900.0))
-        print(f"{clients} clients hung up after 3 s ({sum(gone.errors.values())} gave up); the next client "
-              f"{'was answered after ' + format(last.latencies[0], '.1f') + ' s' if last.latencies else 'failed'}, "
-              f"a warm answer alone takes {alone.latencies[0] if alone.latencies else float('nan'):.1f} s")
+        print(
+            f"{clients} clients hung up after 3 s ({sum(gone.errors.values())} gave up); the next client "
+            f"{'was answered after ' + format(last.latencies[0], '.1f') + ' s' if last.latencies else 'failed'}, "
+            f"a warm answer alone takes {alone.latencies[0] if alone.latencies else float('nan'):.1f} s"
+        )
 
 
 def xss_documents(folder: Path) -> list[tuple[Path, str]]:
@@ -212,15 +253,27 @@ def xss_documents(folder: Path) -> list[tuple[Path, str]]:
     folder.mkdir(parents=True)
     made = []
     for n, (payload, place) in enumerate(zip(XSS_PAYLOADS, XSS_PLACES, strict=True), start=1):
-        text = (f"The {place} signal depot stores field radios and spare antennas. {payload} "
-                f"The {place} depot opened in {1950 + n} and is run by the signals battalion.")
+        text = (
+            f"The {place} signal depot stores field radios and spare antennas. {payload} "
+            f"The {place} depot opened in {1950 + n} and is run by the signals battalion."
+        )
         if n < len(XSS_PAYLOADS):
             path = folder / f"{place.lower()}.md"
             path.write_text(f"# {place} signal depot\n\n{text}\n", encoding="utf-8")
         else:
             path = folder / f"{place.lower()}.jsonl"
-            path.write_text(json.dumps({"id": place.lower(), "title": f"{place} depot {payload}",
-                                        "source": f"javascript:alert({n})", "text": text}) + "\n", encoding="utf-8")
+            path.write_text(
+                json.dumps(
+                    {
+                        "id": place.lower(),
+                        "title": f"{place} depot {payload}",
+                        "source": f"javascript:alert({n})",
+                        "text": text,
+                    }
+                )
+                + "\n",
+                encoding="utf-8",
+            )
         made.append((path, f"What does the {place} signal depot store?"))
     return made
 
@@ -248,7 +301,9 @@ def bench_xss(work: Path) -> None:
     ran: list[str] = []
     with running_server(work / "xss-server") as server, sync_playwright() as playwright:
         for path, _ in made:
-            reply = httpx.post(f"{server.url}/api/documents", files={"files": (path.name, path.read_bytes())}, timeout=300)
+            reply = httpx.post(
+                f"{server.url}/api/documents", files={"files": (path.name, path.read_bytes())}, timeout=300
+            )
             reply.raise_for_status()
         site = work / "xss-site"
         site.mkdir()
@@ -283,8 +338,10 @@ def bench_xss(work: Path) -> None:
                 opened.value.close()
                 viewers += 1
         browser.close()
-    print(f"{len(XSS_PAYLOADS)} XSS payloads in {len(made)} uploaded documents, asked about in the chat and the widget, "
-          f"{viewers} links opened: {len(set(ran))} ran{' (' + ', '.join(sorted(set(ran))) + ')' if ran else ''}")
+    print(
+        f"{len(XSS_PAYLOADS)} XSS payloads in {len(made)} uploaded documents, asked about in the chat and the widget, "
+        f"{viewers} links opened: {len(set(ran))} ran{' (' + ', '.join(sorted(set(ran))) + ')' if ran else ''}"
+    )
 
 
 PARTS = {

@@ -31,15 +31,22 @@ def main() -> None:
     args = parser.parse_args()
 
     corpus = args.bench / "corpus.jsonl"
-    key = hashlib.sha256(f"{corpus.resolve()}{corpus.stat().st_mtime}{args.embedder}{args.chunk_tokens}"
-                         f"{args.chunk_overlap}".encode()).hexdigest()[:12]
-    settings = Settings(index_dir=PROJECT_ROOT / ".cache" / "bench-index" / f"{args.bench.name}-{key}",
-                        embedder=args.embedder, chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap)
+    key = hashlib.sha256(
+        f"{corpus.resolve()}{corpus.stat().st_mtime}{args.embedder}{args.chunk_tokens}{args.chunk_overlap}".encode()
+    ).hexdigest()[:12]
+    settings = Settings(
+        index_dir=PROJECT_ROOT / ".cache" / "bench-index" / f"{args.bench.name}-{key}",
+        embedder=args.embedder,
+        chunk_tokens=args.chunk_tokens,
+        chunk_overlap=args.chunk_overlap,
+    )
     engine = Engine(settings, auto_demo=False)
     report = engine.ingest([corpus])
     stats = engine.stats()
-    print(f"{args.bench.name}: {stats.documents} docs, {stats.chunks} chunks "
-          f"({args.chunk_tokens} tokens, overlap {args.chunk_overlap}); {report.summary()}")
+    print(
+        f"{args.bench.name}: {stats.documents} docs, {stats.chunks} chunks "
+        f"({args.chunk_tokens} tokens, overlap {args.chunk_overlap}); {report.summary()}"
+    )
 
     questions = [q for q in read_questions(args.bench / "questions.jsonl") if q.answerable]
     scores: dict[tuple[str, str], list[list[float]]] = defaultdict(list)

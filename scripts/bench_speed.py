@@ -43,8 +43,9 @@ print(rss() - before)
 
 def load_ram_mb(index_dir: Path) -> float:
     """Resident memory a fresh process gains by loading the index (imports excluded)."""
-    out = subprocess.run([sys.executable, "-c", _LOAD_RAM, str(index_dir)], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_RAM, str(index_dir)], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -62,8 +63,10 @@ def ingest_ratio(bench: Path, workdir: Path) -> None:
         engine.embedder.embed_documents_array(texts[begin : begin + 64])
     bare = time.perf_counter() - started
     n = len(texts)
-    print(f"ingest  {n} chunks: pipeline {n / pipeline:.1f} chunks/s ({pipeline:.1f} s, embedding "
-          f"{report.embed_seconds:.1f} s), bare embedder {n / bare:.1f} chunks/s; ratio {bare / pipeline:.2f}")
+    print(
+        f"ingest  {n} chunks: pipeline {n / pipeline:.1f} chunks/s ({pipeline:.1f} s, embedding "
+        f"{report.embed_seconds:.1f} s), bare embedder {n / bare:.1f} chunks/s; ratio {bare / pipeline:.2f}"
+    )
 
 
 def latency_at_sizes(bench: Path, workdir: Path, sizes: list[int]) -> None:
@@ -80,7 +83,9 @@ def latency_at_sizes(bench: Path, workdir: Path, sizes: list[int]) -> None:
             for doc in snap.documents.values():
                 docs.append(dataclasses.replace(doc, doc_id=f"{doc.doc_id}~{copy}", title=f"{doc.title} {copy}"))
             for chunk in snap.chunks:
-                chunks.append(dataclasses.replace(chunk, chunk_id=f"{chunk.chunk_id}~{copy}", doc_id=f"{chunk.doc_id}~{copy}"))
+                chunks.append(
+                    dataclasses.replace(chunk, chunk_id=f"{chunk.chunk_id}~{copy}", doc_id=f"{chunk.doc_id}~{copy}")
+                )
             noisy = vectors + (rng.normal(0, 0.02, vectors.shape).astype(np.float32) if copy else 0)
             rows.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
         keep = {c.doc_id for c in chunks[:size]}
@@ -94,8 +99,14 @@ def latency_at_sizes(bench: Path, workdir: Path, sizes: list[int]) -> None:
             store = IndexStore(settings.index_dir)
             started = time.perf_counter()
             with store.lock():
-                store.commit(snap.manifest.embedder, snap.manifest.dim, docs, chunks[:size],
-                             np.concatenate(rows)[:size], settings.exact_search_max)
+                store.commit(
+                    snap.manifest.embedder,
+                    snap.manifest.dim,
+                    docs,
+                    chunks[:size],
+                    np.concatenate(rows)[:size],
+                    settings.exact_search_max,
+                )
             build = time.perf_counter() - started
             ram = load_ram_mb(settings.index_dir)
             engine = Engine(settings, auto_demo=False)
@@ -109,16 +120,20 @@ def latency_at_sizes(bench: Path, workdir: Path, sizes: list[int]) -> None:
                 exact_ids = found
             overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact_ids, strict=True)])
             disk = store.size_on_disk() / 1e6
-            print(f"query   {size:>7,} chunks ({kind:4}): p50 {np.percentile(times, 50):5.1f} ms  "
-                  f"p95 {np.percentile(times, 95):5.1f} ms | dense top-10 overlap with exact {overlap:.3f} | "
-                  f"build {build:5.1f} s | disk {disk / size * 1000:.2f} MB and RAM {ram / size * 1000:.2f} MB per 1k chunks")
+            print(
+                f"query   {size:>7,} chunks ({kind:4}): p50 {np.percentile(times, 50):5.1f} ms  "
+                f"p95 {np.percentile(times, 95):5.1f} ms | dense top-10 overlap with exact {overlap:.3f} | "
+                f"build {build:5.1f} s | disk {disk / size * 1000:.2f} MB and RAM {ram / size * 1000:.2f} MB per 1k chunks"
+            )
             hybrid = []
             for q in questions:
                 started = time.perf_counter()
                 engine.search(q)
                 hybrid.append((time.perf_counter() - started) * 1000)
-            print(f"        hybrid search (dense + BM25 + title links): p50 {np.percentile(hybrid, 50):5.1f} ms  "
-                  f"p95 {np.percentile(hybrid, 95):5.1f} ms")
+            print(
+                f"        hybrid search (dense + BM25 + title links): p50 {np.percentile(hybrid, 50):5.1f} ms  "
+                f"p95 {np.percentile(hybrid, 95):5.1f} ms"
+            )
 
 
 def cold_start(workdir: Path) -> None:
@@ -126,10 +141,16 @@ def cold_start(workdir: Path) -> None:
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "rag.cli", "--index", str(index), "search", "Battle of Guam", "-k", "3"],
-                       cwd=PROJECT_ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "rag.cli", "--index", str(index), "search", "Battle of Guam", "-k", "3"],
+            cwd=PROJECT_ROOT,
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - started)
-    print(f"cold start of `rag search` (process start to results, 2,930-document index): median {np.median(times):.2f} s")
+    print(
+        f"cold start of `rag search` (process start to results, 2,930-document index): median {np.median(times):.2f} s"
+    )
 
 
 def main() -> None:

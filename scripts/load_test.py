@@ -83,8 +83,9 @@ async def one_request(client: httpx.AsyncClient, question: str, stream: bool, re
     results.latencies.append(time.perf_counter() - started)
 
 
-async def run(url: str, clients: int, requests: int, stream: bool, api_key: str, timeout: float,
-              deadline: float) -> tuple[Results, float]:
+async def run(
+    url: str, clients: int, requests: int, stream: bool, api_key: str, timeout: float, deadline: float
+) -> tuple[Results, float]:
     results = Results()
     issued = 0
     stop_at = time.perf_counter() + deadline
@@ -111,14 +112,24 @@ def report(results: Results, seconds: float, args: argparse.Namespace) -> str:
     endpoint = "/api/ask/stream" if args.stream else "/api/ask"
     lines = [
         f"{endpoint} at {args.url}: {args.clients} clients, {done + failed} requests in {seconds:.1f} s",
-        f"  errors      {failed}" + (f" ({', '.join(f'{k}: {n}' for k, n in results.errors.items())})" if failed else ""),
+        f"  errors      {failed}"
+        + (f" ({', '.join(f'{k}: {n}' for k, n in results.errors.items())})" if failed else ""),
         f"  throughput  {done / seconds:.1f} requests/s",
         "  latency     p50 {:.0f} ms, p95 {:.0f} ms, max {:.0f} ms".format(
-            *(1000 * v for v in (percentile(results.latencies, 50), percentile(results.latencies, 95),
-                                 max(results.latencies, default=math.nan)))),
+            *(
+                1000 * v
+                for v in (
+                    percentile(results.latencies, 50),
+                    percentile(results.latencies, 95),
+                    max(results.latencies, default=math.nan),
+                )
+            )
+        ),
     ]
     if args.stream:
-        lines.append(f"  first event p50 {1000 * percentile(results.first_events, 50):.0f} ms, p95 {1000 * percentile(results.first_events, 95):.0f} ms")
+        lines.append(
+            f"  first event p50 {1000 * percentile(results.first_events, 50):.0f} ms, p95 {1000 * percentile(results.first_events, 95):.0f} ms"
+        )
     return "\n".join(lines)
 
 
@@ -142,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to load-test {host!r}: this script only targets a server on loopback", file=sys.stderr)
         return 2
 
-    results, seconds = asyncio.run(run(args.url.rstrip("/"), args.clients, args.requests, args.stream,
-                                       args.api_key, args.timeout, args.deadline))
+    results, seconds = asyncio.run(
+        run(args.url.rstrip("/"), args.clients, args.requests, args.stream, args.api_key, args.timeout, args.deadline)
+    )
     print(report(results, seconds, args))
     return 1 if results.errors else 0
 

@@ -62,10 +62,22 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
         request = Request(evidence.question, lang, evidence, blocks)
         judged = judge_reply(checked, verifier, request, backend, settings)  # calls the model when the judge is on
         outcome = settle(checked, verifier, request, backend, lang, settings, judged)
-        refused, text, short, removed, reason = (outcome.refused, outcome.text, outcome.short, checked.withheld,
-                                                 outcome.reason)
-    return replace(recorded, answer=text or recorded.answer, refused=refused, short_answer="" if refused else short,
-                   citations=verifier.numbering.citations, removed_claims=removed, refusal_reason=reason)
+        refused, text, short, removed, reason = (
+            outcome.refused,
+            outcome.text,
+            outcome.short,
+            checked.withheld,
+            outcome.reason,
+        )
+    return replace(
+        recorded,
+        answer=text or recorded.answer,
+        refused=refused,
+        short_answer="" if refused else short,
+        citations=verifier.numbering.citations,
+        removed_claims=removed,
+        refusal_reason=reason,
+    )
 
 
 def _asked_once(judge: Callable[..., float | None]) -> Callable[..., float | None]:
@@ -85,9 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", metavar="RUN=BENCH", help="a run folder and the bench it ran")
     parser.add_argument("--at", metavar="GATE,COVERAGE,SIMILARITY", help="replay at these thresholds only")
     parser.add_argument("--out", type=Path, help="folder to write each run to, replayed (with --at)")
-    parser.add_argument("--judge", default="0", metavar="T1,T2,...",
-                        help="the judge step's thresholds (rag/judge.py; 0: off); the judge asks the local model "
-                             "once per question and threshold-independent answer")
+    parser.add_argument(
+        "--judge",
+        default="0",
+        metavar="T1,T2,...",
+        help="the judge step's thresholds (rag/judge.py; 0: off); the judge asks the local model "
+        "once per question and threshold-independent answer",
+    )
     args = parser.parse_args(argv)
     judges = [float(t) for t in args.judge.split(",")]
     if args.out and len(judges) > 1:
@@ -101,40 +117,58 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args.runs:
         run, _, bench_path = (Path(p) if i != 1 else p for i, p in enumerate(pair.partition("=")))
         summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-        settings = Settings.from_mapping({k: v for k, v in summary["settings"].items() if k in Settings.__dataclass_fields__})
+        settings = Settings.from_mapping(
+            {k: v for k, v in summary["settings"].items() if k in Settings.__dataclass_fields__}
+        )
         bench = load_bench(bench_path)
         engine = bench_engine(bench, settings, explicit_index=False, show_progress=False)
-        rows = [json.loads(line) for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line)["pipeline"] == "ours"]
+        rows = [
+            json.loads(line)
+            for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["pipeline"] == "ours"
+        ]
         for row in rows:  # evidence does not depend on the thresholds: built once
             recorded = Answer.from_json(row["answer"])
             row["replay"] = (recorded, engine.answer_evidence(recorded.standalone_question or recorded.question))
         loaded.append((run, settings, rows))
-    grid = [tuple(float(x) for x in args.at.split(","))] if args.at else itertools.product(GATES, COVERAGES, SIMILARITIES)
+    grid = (
+        [tuple(float(x) for x in args.at.split(","))] if args.at else itertools.product(GATES, COVERAGES, SIMILARITIES)
+    )
     for (gate_at, coverage, similarity), judge_at in itertools.product(grid, judges):
         scored: dict[str, list[dict]] = {h: [] for h in HALVES}
         for run, settings, rows in loaded:
-            chosen = replace(settings, min_relevance=gate_at, min_relevance_extractive=gate_at, answer_coverage=coverage,
-                             claim_similarity=similarity, judge_threshold=judge_at)
+            chosen = replace(
+                settings,
+                min_relevance=gate_at,
+                min_relevance_extractive=gate_at,
+                answer_coverage=coverage,
+                claim_similarity=similarity,
+                judge_threshold=judge_at,
+            )
             replayed = []
             for row in rows:
                 answer = replay(*row["replay"], chosen)
                 scores = score_question(question_from_json(row["question"]), answer, row["ranking"])
                 scored[half_of(row["id"])].append(scores)
-                replayed.append({k: v for k, v in row.items() if k != "replay"} | {"answer": answer.to_json(),
-                                                                                  "scores": scores})
+                replayed.append(
+                    {k: v for k, v in row.items() if k != "replay"} | {"answer": answer.to_json(), "scores": scores}
+                )
             if args.out:
                 folder = args.out / f"{run.name}-replayed"
                 folder.mkdir(parents=True, exist_ok=True)
-                (folder / "results.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replayed),
-                                                      encoding="utf-8")
+                (folder / "results.jsonl").write_text(
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replayed), encoding="utf-8"
+                )
         for half in HALVES:
             cells = []
             for name in SCORES:
                 values = [s[name] for s in scored[half] if s.get(name) is not None]
                 cells.append(f"{sum(values) / len(values):.3f}" if values else "–")
-            print(f"| {gate_at} | {coverage} | {similarity} | {judge_at} | {half} | {len(scored[half])} | "
-                  + " | ".join(cells) + " |")
+            print(
+                f"| {gate_at} | {coverage} | {similarity} | {judge_at} | {half} | {len(scored[half])} | "
+                + " | ".join(cells)
+                + " |"
+            )
         sys.stdout.flush()
     return 0
 

@@ -213,7 +213,8 @@ def test_bad_files_are_reported_per_file_and_the_server_keeps_serving(client: ht
 
 
 def test_a_failed_re_upload_keeps_the_previous_version_in_the_index_and_on_disk(
-        client: httpx.Client, api_server: Server) -> None:
+    client: httpx.Client, api_server: Server
+) -> None:
     good = b"The Zorblax depot opens at six and closes at ten."
     client.post("/api/documents", files=[("files", ("depot-hours.txt", good, "text/plain"))])
     broken = client.post("/api/documents", files=[("files", ("depot-hours.txt", b"\x00\x01\x02" * 400, "text/plain"))])
@@ -230,16 +231,23 @@ def test_a_re_upload_with_a_bad_record_changes_nothing_and_says_which_line(clien
     first = client.post("/api/documents", files=[("files", ("quays.jsonl", good, "application/jsonl"))]).json()
     assert first["files"][0]["status"] == "added" and first["files"][0]["reason"] == ""
     broken = good.replace(b'{"id": "quay-2"', b'{"id": "quay-2",,')
-    outcome = client.post("/api/documents", files=[("files", ("quays.jsonl", broken, "application/jsonl"))]).json()["files"][0]
-    assert outcome["status"] == "skipped" and "line 2: invalid JSON" in outcome["reason"] and "kept" in outcome["reason"]
+    outcome = client.post("/api/documents", files=[("files", ("quays.jsonl", broken, "application/jsonl"))]).json()[
+        "files"
+    ][0]
+    assert (
+        outcome["status"] == "skipped" and "line 2: invalid JSON" in outcome["reason"] and "kept" in outcome["reason"]
+    )
     assert {"quay-1", "quay-2"} <= {d["doc_id"] for d in client.get("/api/documents").json()}
-    fresh = client.post("/api/documents", files=[("files", ("docks.jsonl", broken.replace(b"quay", b"dock"),
-                                                             "application/jsonl"))]).json()["files"][0]
+    fresh = client.post(
+        "/api/documents", files=[("files", ("docks.jsonl", broken.replace(b"quay", b"dock"), "application/jsonl"))]
+    ).json()["files"][0]
     assert fresh["status"] == "added" and fresh["documents"] == ["dock-1"] and "line 2: invalid JSON" in fresh["reason"]
 
 
 def test_delete_document(client: httpx.Client, api_server: Server) -> None:
-    client.post("/api/documents", files=[("files", ("short-lived.txt", b"A note that will be removed soon.", "text/plain"))])
+    client.post(
+        "/api/documents", files=[("files", ("short-lived.txt", b"A note that will be removed soon.", "text/plain"))]
+    )
     assert client.delete("/api/documents/short-lived").json() == {"removed": ["short-lived"]}
     assert "short-lived" not in {d["doc_id"] for d in client.get("/api/documents").json()}
     assert not (api_server.settings.index_dir.parent / "uploads" / "short-lived.txt").exists()
@@ -248,10 +256,12 @@ def test_delete_document(client: httpx.Client, api_server: Server) -> None:
 
 
 def test_delete_removes_exactly_the_document_named(client: httpx.Client) -> None:
-    records = b"\n".join([
-        b'{"id": "zorblax-summary", "source": "zorblax-minutes", "text": "The Zorblax summary lists three decisions."}',
-        b'{"id": "zorblax-minutes", "text": "Minutes of the Zorblax meeting on tram timetables."}',
-    ])
+    records = b"\n".join(
+        [
+            b'{"id": "zorblax-summary", "source": "zorblax-minutes", "text": "The Zorblax summary lists three decisions."}',
+            b'{"id": "zorblax-minutes", "text": "Minutes of the Zorblax meeting on tram timetables."}',
+        ]
+    )
     client.post("/api/documents", files=[("files", ("zorblax.jsonl", records, "application/jsonl"))])
     assert client.delete("/api/documents/zorblax-minutes").json() == {"removed": ["zorblax-minutes"]}
     assert "zorblax-summary" in {d["doc_id"] for d in client.get("/api/documents").json()}
@@ -270,10 +280,18 @@ def keyed(api_server: Server) -> Iterator[str]:
 
 def test_with_keys_set_nothing_that_holds_data_answers_without_one(keyed: str) -> None:
     with httpx.Client(base_url=keyed) as anyone:
-        for method, path in [("GET", "/api/health"), ("GET", "/api/documents"), ("POST", "/api/ask"),
-                             ("GET", f"/sources/{PRIORITIES}"), ("POST", "/widget/ask/stream"),
-                             ("GET", "/gradio_api/info"), ("GET", "/config"), ("POST", "/gradio_api/upload"),
-                             ("POST", "/gradio_api/queue/join"), ("DELETE", f"/api/documents/{PRIORITIES}")]:
+        for method, path in [
+            ("GET", "/api/health"),
+            ("GET", "/api/documents"),
+            ("POST", "/api/ask"),
+            ("GET", f"/sources/{PRIORITIES}"),
+            ("POST", "/widget/ask/stream"),
+            ("GET", "/gradio_api/info"),
+            ("GET", "/config"),
+            ("POST", "/gradio_api/upload"),
+            ("POST", "/gradio_api/queue/join"),
+            ("DELETE", f"/api/documents/{PRIORITIES}"),
+        ]:
             response = anyone.request(method, path, json={"question": RUTTE})
             assert response.status_code == 401, (method, path, response.status_code)
         wrong = anyone.get("/api/health", headers={"X-API-Key": EDITOR[:-1] + "x"})
@@ -290,11 +308,16 @@ def test_a_reader_asks_and_reads_an_editor_also_changes_documents(keyed: str, ap
         assert reader.post("/api/ask", json={"question": RUTTE}).status_code == 200
         assert reader.get(f"/sources/{PRIORITIES}").status_code == 200
         note = [("files", ("reader-note.txt", b"Readers must not add this.", "text/plain"))]
-        for response in (reader.post("/api/documents", files=note), reader.delete(f"/api/documents/{PRIORITIES}"),
-                         reader.post("/gradio_api/upload", files=note)):
+        for response in (
+            reader.post("/api/documents", files=note),
+            reader.delete(f"/api/documents/{PRIORITIES}"),
+            reader.post("/gradio_api/upload", files=note),
+        ):
             assert response.status_code == 403 and "editor key" in response.json()["detail"]
     with httpx.Client(base_url=keyed, headers={"X-API-Key": EDITOR}, timeout=60) as editor:
-        added = editor.post("/api/documents", files=[("files", ("editor-note.txt", b"Editors may add notes.", "text/plain"))])
+        added = editor.post(
+            "/api/documents", files=[("files", ("editor-note.txt", b"Editors may add notes.", "text/plain"))]
+        )
         assert added.json()["files"][0]["status"] == "added"
         assert editor.delete("/api/documents/editor-note").json() == {"removed": ["editor-note"]}
     assert PRIORITIES in api_server.engine.snapshot().documents
@@ -359,9 +382,14 @@ def test_cors_allows_only_listed_origins(client: httpx.Client) -> None:
     assert allowed.headers.get("access-control-allow-origin") == ALLOWED_ORIGIN
     other = client.get("/api/health", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in other.headers
-    preflight = client.options("/api/ask", headers={
-        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,x-api-key"})
+    preflight = client.options(
+        "/api/ask",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-api-key",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
 
@@ -404,8 +432,9 @@ def test_server_made_no_outbound_connections(api_server: Server) -> None:
     assert api_server.outbound == []
 
 
-def test_serve_warns_when_exposed_beyond_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_warns_when_exposed_beyond_loopback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from rag.cli import main
 
     served = {}
@@ -436,6 +465,7 @@ def test_requests_generated_from_the_openapi_schema_get_documented_answers(tmp_p
             operations = [result.ok() for result in schema.get_all_operations()]
             assert {op.label for op in operations} >= {"POST /api/ask", "POST /api/documents", "GET /api/health"}
             for operation in operations:
+
                 @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
                 @given(case=operation.as_strategy())
                 def call(case: Any) -> None:

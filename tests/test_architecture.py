@@ -33,9 +33,11 @@ def _imported_packages(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", sorted(MAY_IMPORT))
 def test_a_package_imports_only_the_layers_below_it(package: str) -> None:
-    wrong = {f"{path.relative_to(ROOT)} imports {other}"
-             for path in (ROOT / package).rglob("*.py")
-             for other in _imported_packages(path) - MAY_IMPORT[package] - {package}}
+    wrong = {
+        f"{path.relative_to(ROOT)} imports {other}"
+        for path in (ROOT / package).rglob("*.py")
+        for other in _imported_packages(path) - MAY_IMPORT[package] - {package}
+    }
     assert not wrong, sorted(wrong)
 
 

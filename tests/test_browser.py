@@ -25,9 +25,15 @@ from ui.server import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
     # Without these Chromium phones home for updates, field trials and sync at start.
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 HOSTILE = (
     "Operation Nightjar briefing note\n\n"
@@ -197,8 +203,9 @@ def test_feedback_with_a_comment_is_stored(context: object, server: Server) -> N
     assert entries[-2]["answer_id"] == last["answer_id"] and entries[-2]["comment"] == ""
 
 
-def test_uploaded_hostile_document_never_runs_anywhere(context: object, server: Server, host_site: str,
-                                                      tmp_path: Path) -> None:
+def test_uploaded_hostile_document_never_runs_anywhere(
+    context: object, server: Server, host_site: str, tmp_path: Path
+) -> None:
     hostile, bad = tmp_path / "nightjar.txt", tmp_path / "diagram.png"
     hostile.write_text(HOSTILE, encoding="utf-8")
     bad.write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -248,8 +255,9 @@ def _ask_in_widget(frame: object, question: str) -> None:
     frame.locator(".w-footer").nth(before).wait_for()
 
 
-def test_widget_answers_on_a_page_of_another_origin(context: object, server: Server, host_site: str,
-                                                   screenshots: Path) -> None:
+def test_widget_answers_on_a_page_of_another_origin(
+    context: object, server: Server, host_site: str, screenshots: Path
+) -> None:
     host = context.new_page()
     host.goto(host_site)
     launcher = host.locator("[data-rag-widget] button.launcher")
@@ -269,10 +277,12 @@ def test_widget_answers_on_a_page_of_another_origin(context: object, server: Ser
 
 
 def test_with_keys_a_browser_signs_in_and_the_widget_asks_with_its_reader_key(
-        browser: object, context: object, server: Server, tmp_path: Path) -> None:
+    browser: object, context: object, server: Server, tmp_path: Path
+) -> None:
     with intranet_site(tmp_path) as page_url:
-        settings = server.settings.replace(api_key="editor-" + READER, reader_key=READER,
-                                           cors_origins=(page_url.rsplit("/", 1)[0],))  # may frame the widget
+        settings = server.settings.replace(
+            api_key="editor-" + READER, reader_key=READER, cors_origins=(page_url.rsplit("/", 1)[0],)
+        )  # may frame the widget
         with serving(create_app(settings, server.engine)) as url:
             page = context.new_page()
             page.goto(url + "/")

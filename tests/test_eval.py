@@ -87,8 +87,13 @@ def test_answers_are_matched_after_squad_normalisation():
 
 
 def test_a_cross_lingual_answer_may_be_in_either_language():
-    question = Question("q", "Where?", ["Ramstein"], ["de"], extra={
-        "answers_q_lang": ["Ramstein Air Base"], "answers_doc_lang": ["Ramstein"]})
+    question = Question(
+        "q",
+        "Where?",
+        ["Ramstein"],
+        ["de"],
+        extra={"answers_q_lang": ["Ramstein Air Base"], "answers_doc_lang": ["Ramstein"]},
+    )
     assert gold_answers(question) == ["Ramstein", "Ramstein Air Base"]
 
 
@@ -102,11 +107,16 @@ def answer(text: str, passages: list[Passage], cited: list[int], refused: bool =
 
 def test_one_answer_is_scored_on_retrieval_answer_citations_and_refusal():
     question = Question("q", "Where is the summit?", ["Ramstein"], ["de-article"])
-    passages = [passage("de-article", "Biden lädt zu einem Gipfel in Ramstein ein."),
-                passage("en-article", "Allies meet in Ramstein."),  # not gold, but holds the answer
-                passage("other", "Nothing relevant here.")]
-    scores = score_question(question, answer("Ramstein [1] [2] [3].", passages, [1, 2, 3]),
-                            ranked_docs=["en-article", "de-article", "other"])
+    passages = [
+        passage("de-article", "Biden lädt zu einem Gipfel in Ramstein ein."),
+        passage("en-article", "Allies meet in Ramstein."),  # not gold, but holds the answer
+        passage("other", "Nothing relevant here."),
+    ]
+    scores = score_question(
+        question,
+        answer("Ramstein [1] [2] [3].", passages, [1, 2, 3]),
+        ranked_docs=["en-article", "de-article", "other"],
+    )
     assert scores["recall@1"] == 0.0 and scores["recall@5"] == 1.0 and scores["mrr@10"] == 0.5
     assert scores["context_recall"] == 1.0
     assert scores["exact_match"] == scores["f1"] == scores["contained"] == 1.0  # [n] marks do not count
@@ -243,8 +253,15 @@ def demo_run(cache, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_smoke_benchmark_on_the_demo_set(demo_run):
     out, _ = demo_run
-    for name in ("results.jsonl", "summary.json", "report.md", "report.html", "plots/recall_at_k.png",
-                 "plots/by_group.png", "plots/latency.png"):
+    for name in (
+        "results.jsonl",
+        "summary.json",
+        "report.md",
+        "report.html",
+        "plots/recall_at_k.png",
+        "plots/by_group.png",
+        "plots/latency.png",
+    ):
         assert (out / name).is_file(), name
     assert len(rows(out)) == len(read_questions(DEMO_BENCH / "questions.jsonl"))
     page = (out / "report.html").read_text(encoding="utf-8")
@@ -286,7 +303,9 @@ NOT_ANSWER_CODE = {
     "rag.settings": "the settings' values are fingerprinted themselves",
     "rag.embedders": "the embedder is fingerprinted by its identity, kept in the index manifest",
     "rag.models": "it finds model files; which model answers is a fingerprinted setting",
-    "rag.answer": "data classes", "eval.benchmark": "data classes", "index.records": "data classes",
+    "rag.answer": "data classes",
+    "eval.benchmark": "data classes",
+    "index.records": "data classes",
     "prompts": "it only loads the prompt texts, which are digested",
     "eval.metrics": "it scores answers, it does not make them",
     "rag": "the package's empty __init__ (`from rag import registry`: the registry finds extensions by name)",
@@ -308,8 +327,11 @@ def _project_imports(module: str, seen: set[str] | None = None) -> set[str]:
     spec = importlib.util.find_spec(module)
     assert spec is not None and spec.origin is not None
     for node in ast.walk(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))):
-        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else (
-            [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+        names = (
+            [node.module]
+            if isinstance(node, ast.ImportFrom) and node.module
+            else ([alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+        )
         for name in names:
             if name.split(".")[0] in {"rag", "index", "eval", "prompts"} and name not in seen:
                 _project_imports(name, seen)
@@ -358,7 +380,7 @@ def test_baselines_answer_the_same_questions_in_the_same_harness(cache, tmp_path
     texts = {p.stem: p.read_text(encoding="utf-8") for p in DEMO_CORPUS.glob("*.txt")}
     for row in rows(out).values():
         for p in row["answer"]["passages"]:
-            assert texts[p["doc_id"]][p["start"]: p["end"]] == p["text"]
+            assert texts[p["doc_id"]][p["start"] : p["end"]] == p["text"]
 
 
 def test_compare_lists_what_improved_and_what_regressed(demo_run, tmp_path, capsys):
@@ -384,8 +406,27 @@ def test_a_questions_file_runs_against_an_existing_index(demo_run, tmp_path):
     index = next((Path(os.environ["RAG_CACHE_DIR"]) / "eval").glob("demo-*/index"))
     generation = IndexStore(index).generation()
     out = tmp_path / "questions"
-    assert main(["--index", str(index), "eval", "--questions", str(DEMO_BENCH / "questions.jsonl"), "--limit", "3",
-                 "--pipeline", "ours", "--backend", "extractive", "-q", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--index",
+                str(index),
+                "eval",
+                "--questions",
+                str(DEMO_BENCH / "questions.jsonl"),
+                "--limit",
+                "3",
+                "--pipeline",
+                "ours",
+                "--backend",
+                "extractive",
+                "-q",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(rows(out)) == 3 and IndexStore(index).generation() == generation  # asked, not re-indexed
 
 

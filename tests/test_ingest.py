@@ -56,7 +56,8 @@ def test_a_changed_file_replaces_only_its_own_chunks(fresh_settings: Settings, c
     assert report.updated == [PRIORITIES] and report.chunks_embedded == 1
     snapshot = engine.snapshot()
     assert [snapshot.text(c) for c in snapshot.chunks if c.doc_id == PRIORITIES] == [
-        "Rutte named four priorities at a press conference in The Hague."]
+        "Rutte named four priorities at a press conference in The Hague."
+    ]
     assert {c.chunk_id: c for c in snapshot.chunks if c.doc_id != PRIORITIES} == before
     assert engine.search("four priorities press conference The Hague", k=1)[0].doc_id == PRIORITIES
 
@@ -72,7 +73,9 @@ def test_remove_by_path_or_by_id(fresh_settings: Settings, corpus_copy: Path) ->
     assert all(c.doc_id in snapshot.documents for c in snapshot.chunks) and len(snapshot.documents) == 3
 
 
-def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(fresh_settings: Settings, corpus_copy: Path) -> None:
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_is_indexed(
+    fresh_settings: Settings, corpus_copy: Path
+) -> None:
     (corpus_copy / "empty.txt").write_text("")
     (corpus_copy / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ntruncated")
@@ -109,8 +112,9 @@ def test_the_demo_corpus_is_indexed_on_first_use(fresh_settings: Settings) -> No
     assert engine.stats().documents == 5
 
 
-def test_a_writer_that_commits_while_another_embeds_loses_nothing(fresh_settings: Settings, corpus_copy: Path,
-                                                                 tmp_path: Path) -> None:
+def test_a_writer_that_commits_while_another_embeds_loses_nothing(
+    fresh_settings: Settings, corpus_copy: Path, tmp_path: Path
+) -> None:
     engine = Engine(fresh_settings, auto_demo=False)
     note = tmp_path / "late-note.txt"
     note.write_text("The depot at Harrow Quay handles grain.", encoding="utf-8")
@@ -132,7 +136,8 @@ def test_a_writer_that_commits_while_another_embeds_loses_nothing(fresh_settings
 
 
 def test_a_full_disk_is_one_clear_error_and_leaves_the_index_as_it_was(
-        fresh_settings: Settings, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh_settings: Settings, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = Engine(fresh_settings, auto_demo=False)
     engine.ingest([corpus_copy])
     before = set(engine.snapshot().documents)

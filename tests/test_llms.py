@@ -67,8 +67,9 @@ def test_stream_yields_tokens_and_the_same_counts(smol):
 
 
 def test_first_token_alternatives_come_as_openai_reports_them(smol):
-    reply = smol.invoke([HumanMessage("Is Paris in France? Reply yes or no.")], max_tokens=1, logprobs=True,
-                        top_logprobs=5)
+    reply = smol.invoke(
+        [HumanMessage("Is Paris in France? Reply yes or no.")], max_tokens=1, logprobs=True, top_logprobs=5
+    )
     first = reply.response_metadata["logprobs"]["content"][0]
     alternatives = first["top_logprobs"]
     assert len(alternatives) == 5 and alternatives[0]["token"] == first["token"]
@@ -160,8 +161,21 @@ def llama_server(tmp_path_factory):
     """llama-cpp-python's own OpenAI-compatible server with SmolLM2, on loopback."""
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()),
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(smollm2_path()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "1024",
+        "--n_threads",
+        "1",
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
@@ -227,9 +241,7 @@ def test_down_server_fails_fast_with_a_clear_message():
             call("hi")
         assert time.monotonic() - start < 5
         msg = str(err.value)
-        assert msg == (
-            f"cannot reach the LLM server at {url}: connection refused. Start it or set RAG_OPENAI_BASE_URL"
-        )
+        assert msg == (f"cannot reach the LLM server at {url}: connection refused. Start it or set RAG_OPENAI_BASE_URL")
         assert err.value.url == url and err.value.reason == "connection refused"
 
     async def async_calls():

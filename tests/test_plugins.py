@@ -93,7 +93,8 @@ def plugin(tmp_path: Path) -> Iterator[None]:
 
 
 def test_a_plugin_backend_is_a_choice_everywhere_and_answers_through_the_whole_chain(
-        plugin: None, tmp_path: Path, demo_engine: Engine) -> None:
+    plugin: None, tmp_path: Path, demo_engine: Engine
+) -> None:
     assert "smol" in choices()
     assert AskRequest(question="Who leads NATO?", backend="smol").backend == "smol"  # the API accepts it
     assert describe(demo_engine.settings, "smol") == "smol:SmolLM2-135M"

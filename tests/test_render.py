@@ -22,8 +22,11 @@ def test_the_footer_says_how_many_unsupported_statements_were_removed(demo_engin
 
 def test_a_withheld_answer_shows_its_nearest_evidence_linked(demo_engine: Engine) -> None:
     answer: Answer = demo_engine.ask(QUESTION)
-    withheld = replace(answer, refused=True, answer=f"The documents don't state this clearly. The closest evidence:\n"
-                                                    f"{answer.citations[0].quote} [1]")
+    withheld = replace(
+        answer,
+        refused=True,
+        answer=f"The documents don't state this clearly. The closest evidence:\n{answer.citations[0].quote} [1]",
+    )
     assert 'class="rag-cite"' in answer_html(withheld)
     assert "Nearest evidence" in sources_html(withheld)
 

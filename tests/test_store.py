@@ -40,8 +40,13 @@ def test_a_writer_killed_at_any_moment_leaves_a_loadable_index(tmp_path: Path) -
 
     killed = 0
     for delay in (0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 7.0):
-        writer = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", "-q", str(big)], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", "-q", str(big)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         if writer.poll() is None:
             writer.send_signal(signal.SIGKILL)

@@ -34,8 +34,16 @@ from ui.render import esc, page_html, page_response
 Role = Literal["reader", "editor"]
 COOKIE = "rag_session"
 SESSION_SECONDS = 12 * 3600
-OPEN_PATHS = ("/login", "/logout", "/ui-assets/", "/docs", "/docs-assets/", "/openapi.json", "/widget.js",
-              "/favicon.ico")
+OPEN_PATHS = (
+    "/login",
+    "/logout",
+    "/ui-assets/",
+    "/docs",
+    "/docs-assets/",
+    "/openapi.json",
+    "/widget.js",
+    "/favicon.ico",
+)
 OPEN_EXACT = ("/widget", "/embed-demo")  # shells without data: what they show comes through guarded calls
 
 
@@ -125,8 +133,11 @@ class AccessGuard:
             target = scope["path"] + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
             await RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)(scope, receive, send)
             return
-        status, detail = (401, "missing or wrong X-API-Key header, or no signed-in session") if role is None else (
-            403, "this key may ask and read, not change documents: an editor key is needed")
+        status, detail = (
+            (401, "missing or wrong X-API-Key header, or no signed-in session")
+            if role is None
+            else (403, "this key may ask and read, not change documents: an editor key is needed")
+        )
         await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
 
     def _role(self, scope: Scope) -> Role | None:
@@ -153,8 +164,14 @@ async def sign_in(request: Request, key: str = Form(""), next: str = Form("/")) 
     if role is None:
         return _sign_in(next, failed=True, status=401)
     response = RedirectResponse(_local(next), status_code=303)
-    response.set_cookie(COOKIE, access.session(role), max_age=SESSION_SECONDS, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE,
+        access.session(role),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 

@@ -32,8 +32,9 @@ from ui.documents import document_rows, forget_upload, ingest_uploads, save_uplo
 ANSWER_SLOTS = max(2, os.cpu_count() or 2)
 DISCONNECT_POLL_SECONDS = 0.5  # how often a request waiting for a slot checks that its client is still there
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="A reader or editor key, when the server runs with keys set.")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A reader or editor key, when the server runs with keys set."
+)
 
 
 class ChatMessage(BaseModel):
@@ -51,8 +52,10 @@ class AskRequest(BaseModel):
     question: str = Field(description="The question; at most `max_question_chars` characters.")
     history: list[ChatMessage] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
     backend: Annotated[str | None, AfterValidator(_known_backend)] = Field(
-        default=None, description="Who answers; default: the server's `llm_backend` setting.",
-        json_schema_extra={"enum": [*choices(), None]})
+        default=None,
+        description="Who answers; default: the server's `llm_backend` setting.",
+        json_schema_extra={"enum": [*choices(), None]},
+    )
 
 
 def engine_of(request: Request) -> Engine:
@@ -80,11 +83,14 @@ class ErrorBody(BaseModel):
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    why = {401: "No key, or a wrong one (when the server runs with keys).",
-           403: "A reader key, where an editor key is needed.",
-           404: "No such document.", 413: "The request body is over the limit.",
-           499: "The client hung up before the answer was ready.",
-           503: "The answering model's server is down, or the index cannot be written."}
+    why = {
+        401: "No key, or a wrong one (when the server runs with keys).",
+        403: "A reader key, where an editor key is needed.",
+        404: "No such document.",
+        413: "The request body is over the limit.",
+        499: "The client hung up before the answer was ready.",
+        503: "The answering model's server is down, or the index cannot be written.",
+    }
     return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
 
 
@@ -97,7 +103,8 @@ def checked_question(body: AskRequest, settings: Settings) -> str:
         raise HTTPException(422, "the question is empty")
     if len(question) > settings.max_question_chars:
         raise HTTPException(
-            422, f"the question has {len(question)} characters: the limit is {settings.max_question_chars}")
+            422, f"the question has {len(question)} characters: the limit is {settings.max_question_chars}"
+        )
     return question
 
 
@@ -105,8 +112,9 @@ def _history(body: AskRequest) -> list[dict[str, str]]:
     return [message.model_dump() for message in body.history]
 
 
-@router.post("/ask", summary="Answer a question with citations", response_model=Answer,
-             responses=_errors(413, 499, 503))
+@router.post(
+    "/ask", summary="Answer a question with citations", response_model=Answer, responses=_errors(413, 499, 503)
+)
 async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     question = checked_question(body, settings_of(request))
@@ -133,12 +141,19 @@ async def ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
     return EventSourceResponse(_answer_events(engine.ask_stream(question, _history(body), body.backend), request))
 
 
-router.add_api_route("/ask/stream", ask_stream, methods=["POST"], summary="Answer a question, streamed as SSE",
-                     responses=_errors(413),
-                     response_class=EventSourceResponse)
+router.add_api_route(
+    "/ask/stream",
+    ask_stream,
+    methods=["POST"],
+    summary="Answer a question, streamed as SSE",
+    responses=_errors(413),
+    response_class=EventSourceResponse,
+)
 
 
-async def _answer_events(stream: Iterator[str | EvidenceFound | Answer], request: Request) -> AsyncIterator[ServerSentEvent]:
+async def _answer_events(
+    stream: Iterator[str | EvidenceFound | Answer], request: Request
+) -> AsyncIterator[ServerSentEvent]:
     try:
         async for item in _answer_items(stream, request):
             if isinstance(item, Answer):
@@ -152,8 +167,9 @@ async def _answer_events(stream: Iterator[str | EvidenceFound | Answer], request
         yield ServerSentEvent(json.dumps({"detail": f"{type(exc).__name__}: {exc}"}), event="error")
 
 
-async def _answer_items(stream: Iterator[str | EvidenceFound | Answer],
-                        request: Request) -> AsyncIterator[str | EvidenceFound | Answer]:
+async def _answer_items(
+    stream: Iterator[str | EvidenceFound | Answer], request: Request
+) -> AsyncIterator[str | EvidenceFound | Answer]:
     """The answer stream's items, computed in a worker thread while holding an answer slot, for
     as long as the client is there: a client that hangs up, while waiting for a slot or midway,
     stops its answer at the next sentence, and the next client does not wait for it."""
@@ -187,12 +203,17 @@ async def list_documents(request: Request) -> list[dict[str, Any]]:
     return await run_in_threadpool(document_rows, engine_of(request))
 
 
-@router.post("/documents", summary="Upload files into the index (txt, md, html, pdf, docx, jsonl)",
-             responses=_errors(403, 413, 503))
+@router.post(
+    "/documents",
+    summary="Upload files into the index (txt, md, html, pdf, docx, jsonl)",
+    responses=_errors(403, 413, 503),
+)
 async def upload_documents(request: Request, files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
     engine = engine_of(request)
-    saved = [(f.filename or "upload", await run_in_threadpool(save_upload, settings_of(request), f.filename or "", f.file))
-             for f in files]
+    saved = [
+        (f.filename or "upload", await run_in_threadpool(save_upload, settings_of(request), f.filename or "", f.file))
+        for f in files
+    ]
     try:
         outcomes = await run_in_threadpool(ingest_uploads, engine, saved)
     except IndexProblem as exc:  # a full disk, a read-only folder: nothing changed, and the message says so
@@ -215,5 +236,10 @@ async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
 async def health(request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     stats = await run_in_threadpool(engine.stats)
-    return {"status": "ok", "documents": stats.documents, "chunks": stats.chunks, "embedder": stats.embedder,
-            "backend": describe(engine.settings)}
+    return {
+        "status": "ok",
+        "documents": stats.documents,
+        "chunks": stats.chunks,
+        "embedder": stats.embedder,
+        "backend": describe(engine.settings),
+    }

@@ -47,8 +47,10 @@ HEADER = (
     '</div><nav><a href="/docs" target="_blank">REST API</a><a href="/embed-demo" target="_blank">Embed widget</a>'
     "</nav></header>"
 )
-PLACEHOLDER = ("<strong>Ask about the documents</strong><br>"
-               "Answers cite their sources as [1], [2], … — click one to read the passage.")
+PLACEHOLDER = (
+    "<strong>Ask about the documents</strong><br>"
+    "Answers cite their sources as [1], [2], … — click one to read the passage."
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,20 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
             return
         shown = _messages(turns) + [{"role": "user", "content": user_html(question)}]
         if len(question) > settings.max_question_chars:
-            yield shown + [{"role": "assistant", "content": error_html(
-                f"The question has {len(question)} characters; the limit is {settings.max_question_chars}.")}], \
-                turns, gr.update(), question
+            yield (
+                shown
+                + [
+                    {
+                        "role": "assistant",
+                        "content": error_html(
+                            f"The question has {len(question)} characters; the limit is {settings.max_question_chars}."
+                        ),
+                    }
+                ],
+                turns,
+                gr.update(),
+                question,
+            )
             return
         yield shown + [{"role": "assistant", "content": streaming_html("…")}], turns, gr.update(), ""
         text = ""
@@ -111,8 +124,12 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
                     text += item
                     yield shown + [{"role": "assistant", "content": streaming_html(text)}], turns, gr.update(), ""
         except Exception as exc:  # noqa: BLE001  (shown in the conversation, where the briefer is looking)
-            yield shown + [{"role": "assistant", "content": error_html(str(exc) or type(exc).__name__)}], \
-                turns, gr.update(), question
+            yield (
+                shown + [{"role": "assistant", "content": error_html(str(exc) or type(exc).__name__)}],
+                turns,
+                gr.update(),
+                question,
+            )
 
     def vote(turns: list[Turn], data: gr.LikeData) -> tuple[Any, ...]:
         if not isinstance(data.index, int) or data.liked not in (True, False) or data.index // 2 >= len(turns):
@@ -125,8 +142,9 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
     def comment_on(pending: tuple[Turn, Vote] | None, comment: str) -> tuple[Any, ...]:
         if pending and comment.strip():
             turn, choice = pending
-            append_feedback(settings.feedback_file,
-                            feedback_entry(turn.answer.to_json(), turn.answer_id, choice, comment))
+            append_feedback(
+                settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, comment)
+            )
             gr.Info("Thank you: your comment was saved.")
         return None, "", gr.update(visible=False)
 
@@ -156,31 +174,52 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
-                        elem_id="rag-chat", show_label=False, height=560, render_markdown=False,
-                        sanitize_html=True, latex_delimiters=[], buttons=[],  # "copy" would copy our HTML markup
-                        feedback_options=("Like", "Dislike"), allow_tags=False,
+                        elem_id="rag-chat",
+                        show_label=False,
+                        height=560,
+                        render_markdown=False,
+                        sanitize_html=True,
+                        latex_delimiters=[],
+                        buttons=[],  # "copy" would copy our HTML markup
+                        feedback_options=("Like", "Dislike"),
+                        allow_tags=False,
                         examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
                         placeholder=PLACEHOLDER,
                     )
                     with gr.Row(visible=False, elem_id="rag-comment") as comment_row:
-                        comment = gr.Textbox(show_label=False, scale=5,
-                                             placeholder="Thanks for rating. Anything to add? (optional)")
+                        comment = gr.Textbox(
+                            show_label=False, scale=5, placeholder="Thanks for rating. Anything to add? (optional)"
+                        )
                         send_comment = gr.Button("Send comment", scale=1)
                     with gr.Row():
-                        question = gr.Textbox(elem_id="rag-question", show_label=False, scale=6, autofocus=True,
-                                              max_length=settings.max_question_chars,
-                                              placeholder="Ask a question, e.g. What are Rutte's three priorities?")
+                        question = gr.Textbox(
+                            elem_id="rag-question",
+                            show_label=False,
+                            scale=6,
+                            autofocus=True,
+                            max_length=settings.max_question_chars,
+                            placeholder="Ask a question, e.g. What are Rutte's three priorities?",
+                        )
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
                     with gr.Row():
-                        backend = gr.Dropdown(list(choices()), value=settings.llm_backend, label="Answering backend",
-                                              scale=1, min_width=160)
+                        backend = gr.Dropdown(
+                            list(choices()),
+                            value=settings.llm_backend,
+                            label="Answering backend",
+                            scale=1,
+                            min_width=160,
+                        )
                         clear = gr.Button("New conversation", variant="secondary", scale=1)
                 with gr.Column(scale=2, elem_id="rag-sources-column"):
                     sources = gr.HTML(sources_html(None), elem_id="rag-sources")
             with gr.Tab("Documents", id="documents"), gr.Row(equal_height=False):
                 with gr.Column(scale=2):
-                    files = gr.File(label="Add documents (txt, md, html, pdf, docx, jsonl)", file_count="multiple",
-                                    type="filepath", elem_id="rag-upload")
+                    files = gr.File(
+                        label="Add documents (txt, md, html, pdf, docx, jsonl)",
+                        file_count="multiple",
+                        type="filepath",
+                        elem_id="rag-upload",
+                    )
                     add = gr.Button("Add to index", variant="primary", elem_id="rag-add")
                     report = gr.HTML(elem_id="rag-upload-report")
                 with gr.Column(scale=3):
@@ -190,12 +229,17 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
         ask_outputs = [chatbot, turns, sources, question]
         question.submit(respond, ask_inputs, ask_outputs, concurrency_limit=ANSWER_SLOTS, concurrency_id="answer")
         ask.click(respond, ask_inputs, ask_outputs, concurrency_limit=ANSWER_SLOTS, concurrency_id="answer")
-        chatbot.example_select(_example_text, None, question, queue=False) \
-            .then(respond, ask_inputs, ask_outputs, concurrency_limit=ANSWER_SLOTS, concurrency_id="answer")
+        chatbot.example_select(_example_text, None, question, queue=False).then(
+            respond, ask_inputs, ask_outputs, concurrency_limit=ANSWER_SLOTS, concurrency_id="answer"
+        )
         # The chatbot's own trash button clears only the display: both reset the conversation.
         for event in (clear.click, chatbot.clear):
-            event(lambda: ([], [], sources_html(None), None, gr.update(visible=False)), None,
-                  [chatbot, turns, sources, pending, comment_row], queue=False)
+            event(
+                lambda: ([], [], sources_html(None), None, gr.update(visible=False)),
+                None,
+                [chatbot, turns, sources, pending, comment_row],
+                queue=False,
+            )
         chatbot.like(vote, [turns], [pending, comment_row])
         send_comment.click(comment_on, [pending, comment], [pending, comment, comment_row])
         comment.submit(comment_on, [pending, comment], [pending, comment, comment_row])

@@ -32,12 +32,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.replace(host=args.host, port=args.port)
     if not is_loopback(settings.host):
-        exposure = "every network interface" if settings.host in ("0.0.0.0", "::") else f"the network at {settings.host}"
-        print(f"warning: serving on {exposure}: anyone who can reach port {settings.port} can read the indexed "
-              "documents, ask questions and upload files.", file=sys.stderr)
+        exposure = (
+            "every network interface" if settings.host in ("0.0.0.0", "::") else f"the network at {settings.host}"
+        )
+        print(
+            f"warning: serving on {exposure}: anyone who can reach port {settings.port} can read the indexed "
+            "documents, ask questions and upload files.",
+            file=sys.stderr,
+        )
         if not (settings.api_key or settings.reader_key):
-            print("warning: no key set: set RAG_READER_KEY (ask and read) and RAG_API_KEY (also upload and "
-                  "delete) to require a key on every route.", file=sys.stderr)
+            print(
+                "warning: no key set: set RAG_READER_KEY (ask and read) and RAG_API_KEY (also upload and "
+                "delete) to require a key on every route.",
+                file=sys.stderr,
+            )
     app = create_app(settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"serving on http://{shown}:{settings.port}/ (API docs at /docs)", file=sys.stderr)

@@ -62,7 +62,9 @@ def save_upload(settings: Settings, name: str, data: BinaryIO) -> Path:
     return target.resolve()
 
 
-def ingest_uploads(engine: Engine, staged: list[tuple[str, Path]], progress: Progress | None = None) -> list[FileOutcome]:
+def ingest_uploads(
+    engine: Engine, staged: list[tuple[str, Path]], progress: Progress | None = None
+) -> list[FileOutcome]:
     """Ingest staged uploads (uploaded name, staged path) and say what became of each.
 
     All or nothing per file: one that does not load is skipped with its reason and the index

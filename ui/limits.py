@@ -65,5 +65,8 @@ class BodyLimit:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    await JSONResponse({"detail": f"request body too large: the limit is {limit / 1e6:.1f} MB"}, status_code=413,
-                       headers={"connection": "close"})(scope, receive, send)
+    await JSONResponse(
+        {"detail": f"request body too large: the limit is {limit / 1e6:.1f} MB"},
+        status_code=413,
+        headers={"connection": "close"},
+    )(scope, receive, send)

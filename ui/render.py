@@ -169,15 +169,20 @@ def table_html(headers: Iterable[str], rows: Iterable[Iterable[object]], empty: 
 
 
 def documents_html(rows: Iterable[dict[str, Any]]) -> str:
-    table = table_html(("Document", "Title", "Language", "Chunks"),
-                       [(d["doc_id"], d["title"], d["lang"], d["chunks"]) for d in rows],
-                       "The index holds no documents yet.")
+    table = table_html(
+        ("Document", "Title", "Language", "Chunks"),
+        [(d["doc_id"], d["title"], d["lang"], d["chunks"]) for d in rows],
+        "The index holds no documents yet.",
+    )
     return f'<div class="rag-panel"><h3>Documents in the index</h3>{table}</div>'
 
 
 def upload_report_html(outcomes: Iterable[FileOutcome]) -> str:
-    table = table_html(("File", "Result", "Documents", "Problem"),
-                       [(o.file, o.status, ", ".join(o.documents), o.reason) for o in outcomes], "No files.")
+    table = table_html(
+        ("File", "Result", "Documents", "Problem"),
+        [(o.file, o.status, ", ".join(o.documents), o.reason) for o in outcomes],
+        "No files.",
+    )
     return f'<div class="rag-panel"><h3>Upload</h3>{table}</div>'
 
 
@@ -192,12 +197,21 @@ def page_html(title: str, body: str, styles: Iterable[str] = ("page.css",), scri
     )
 
 
-def page_response(page: str, status: int = 200, frame_ancestors: str = "'none'", form_action: str = "'none'") -> HTMLResponse:
+def page_response(
+    page: str, status: int = 200, frame_ancestors: str = "'none'", form_action: str = "'none'"
+) -> HTMLResponse:
     """A page of ours with a policy that lets nothing but our own files run or load,
     so even a mistake in escaping could not execute a document's script."""
     policy = (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         f"frame-src 'self'; base-uri 'none'; form-action {form_action}; frame-ancestors {frame_ancestors}"
     )
-    return HTMLResponse(page, status, headers={"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
-                                               "Referrer-Policy": "same-origin"})
+    return HTMLResponse(
+        page,
+        status,
+        headers={
+            "Content-Security-Policy": policy,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )

@@ -72,15 +72,27 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def docs() -> HTMLResponse:
         # FastAPI's stock page loads Swagger UI from a CDN; these files ship with fastapi-offline.
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Briefing bot API", swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="/docs-assets/favicon.png",
+            openapi_url="/openapi.json",
+            title="Briefing bot API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
             swagger_ui_parameters={"validatorUrl": None},  # else Swagger UI sends the spec to validator.swagger.io
         )
 
     return gr.mount_gradio_app(
-        app, build_chat(app.state.engine, settings), path="/", theme=theme(), css_paths=[ASSETS / "chat.css"],
-        footer_links=[], run_history=False, mcp_server=False, ssr_mode=False, pwa=False,
-        max_file_size=upload_limit, show_error=True,
+        app,
+        build_chat(app.state.engine, settings),
+        path="/",
+        theme=theme(),
+        css_paths=[ASSETS / "chat.css"],
+        footer_links=[],
+        run_history=False,
+        mcp_server=False,
+        ssr_mode=False,
+        pwa=False,
+        max_file_size=upload_limit,
+        show_error=True,
     )
 
 
@@ -90,7 +102,9 @@ async def _validation_error(request: Request, exc: Any) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         message = "the request body is not valid JSON"
     else:
-        message = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errors)
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errors
+        )
     return JSONResponse({"detail": message, "errors": _plain(errors)}, status_code=422)
 
 
@@ -101,10 +115,18 @@ VALIDATION_ERROR = {
     "required": ["detail"],
     "properties": {
         "detail": {"type": "string", "description": "What is wrong, in a sentence a person can act on."},
-        "errors": {"type": "array", "description": "Each problem, for programs (absent for a question's own checks).",
-                   "items": {"type": "object", "properties": {
-                       "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
-                       "msg": {"type": "string"}, "type": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "description": "Each problem, for programs (absent for a question's own checks).",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
     },
 }
 

@@ -29,8 +29,7 @@ async def view_source(doc_id: str, request: Request, start: int | None = None, e
         start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
         span = (start, end) if start < end else None
     if span:
-        article = (f'{esc(text[: span[0]])}<mark id="cited">{esc(text[span[0] : span[1]])}</mark>'
-                   f"{esc(text[span[1] :])}")
+        article = f'{esc(text[: span[0]])}<mark id="cited">{esc(text[span[0] : span[1]])}</mark>{esc(text[span[1] :])}'
         cited = f"<dt>Cited passage</dt><dd>characters {span[0]:,}–{span[1]:,}</dd>"
         jump = '<a href="#cited">Cited passage</a>'
     else:

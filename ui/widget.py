@@ -51,8 +51,9 @@ async def widget_page(request: Request) -> HTMLResponse:
     # allowed origins (`cors_origins`) may frame it; without keys, any page may.
     settings = request.app.state.settings
     origins = " ".join(settings.cors_origins) if Access.of(settings).enabled and settings.cors_origins else "*"
-    return page_response(page_html("Briefing bot", body, styles=("widget.css",), scripts=("widget-chat.js",)),
-                         frame_ancestors=origins)
+    return page_response(
+        page_html("Briefing bot", body, styles=("widget.css",), scripts=("widget-chat.js",)), frame_ancestors=origins
+    )
 
 
 @router.get("/embed-demo")
@@ -66,7 +67,7 @@ async def embed_demo(request: Request) -> HTMLResponse:
         f'<div class="snippet"><pre><code id="snippet">{esc(code)}</code></pre>'
         '<button type="button" id="copy-snippet">Copy</button></div>'
         "<p><code>data-title</code> sets the panel's heading. The widget asks through "
-        "<code>/widget/ask/stream</code>; programs use the REST API described at <a href=\"/docs\">/docs</a>.</p>"
+        '<code>/widget/ask/stream</code>; programs use the REST API described at <a href="/docs">/docs</a>.</p>'
         "<p>This page includes the snippet itself: try the button in the corner.</p></main>"
         f"{code}"
     )
