@@ -36,9 +36,9 @@ from rag.backends import chat_model, describe, has_model
 from rag.chain import AnswerChain
 from rag.engine import Engine
 from rag.evidence import gather
+from rag.paths import cache_home
 from rag.reply import short_answer
 from rag.retrieval import Mode
-from rag.settings import cache_home
 
 PIPELINES = ("ours", "bm25", "dense", "langchain-baseline")
 RANKING_K = 40  # passages fetched to fill RANKING_DEPTH distinct documents

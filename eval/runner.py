@@ -15,7 +15,6 @@ fingerprint and the same question.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -35,7 +34,8 @@ from eval.metrics import mean_scores, percentiles, recall_curve, score_question
 from rag.answer import Answer
 from rag.backends import resolve
 from rag.engine import Engine
-from rag.settings import Settings, cache_home
+from rag.paths import cache_home
+from rag.settings import Settings
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -169,9 +169,7 @@ def code_version() -> str:
 
 
 def fingerprinted_settings(settings: Settings, backend: str) -> dict[str, Any]:
-    values = {
-        f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name not in _NOT_FINGERPRINTED
-    }
+    values = {name: getattr(settings, name) for name in type(settings).model_fields if name not in _NOT_FINGERPRINTED}
     return {**{k: str(v) if isinstance(v, Path) else v for k, v in values.items()}, "backend": backend}
 
 

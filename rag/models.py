@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.settings import cache_home
+from rag.paths import cache_home
 
 # --- pinned facts about the bundled models -------------------------------------------
 

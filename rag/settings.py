@@ -3,41 +3,36 @@
 The file is `--settings FILE`, else `$RAG_SETTINGS`, else `./rag.toml` when present.
 Each field can be overridden by an environment variable named `RAG_` + the field
 name in upper case, e.g. `RAG_TOP_K=8` or `RAG_LLM_BACKEND=extractive`.
+
+`Settings(...)` itself reads neither: it is a plain validated value, as tests and the
+evaluator build it. `Settings.load()` reads the file and the environment (pydantic-settings).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEMO_CORPUS = PROJECT_ROOT / "data" / "demo"
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError as SourceError
 
+from rag.paths import DEMO_CORPUS, data_home
 
-def _data_home() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "ragchat"
-
-
-def cache_home() -> Path:
-    """Where assembled model files live; shared by all indexes of a user."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(os.environ.get("RAG_CACHE_DIR") or Path(base) / "ragchat")
+ENV_PREFIX = "RAG_"
 
 
 class SettingsError(ValueError):
     """A settings file or variable that cannot be used as given."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     # Where the index lives and what builds it.
-    index_dir: Path = field(default_factory=lambda: _data_home() / "index")
+    index_dir: Path = Field(default_factory=lambda: data_home() / "index")
     embedder: str = "use"  # use | e5 | minilm | st:<model id or folder>
     demo_corpus: Path = DEMO_CORPUS  # indexed on first use when the index is empty
 
@@ -66,9 +61,8 @@ class Settings:
     # and the extractive quoter cannot, so the quoter's gate is higher.
     min_relevance: float = 0.2
     min_relevance_extractive: float = 0.25
-    quote_when_declined: float = (
-        0.40  # a model that declines despite evidence this clear: its refusal quotes that evidence
-    )
+    # A model that declines despite evidence this clear: its refusal quotes that evidence.
+    quote_when_declined: float = 0.40
     # A claim stands only when its meaning is this close (cosine) to a sentence it cites (rag/verify.py);
     # 0.25-0.45 made no difference on the tune halves.
     claim_similarity: float = 0.35
@@ -94,15 +88,27 @@ class Settings:
     # key (header X-API-Key, or a signed-in browser session). The editor key may also upload and delete.
     api_key: str = ""  # the editor key
     reader_key: str = ""
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()  # comma-separated in a variable, not JSON
     max_upload_mb: float = 20.0
     max_question_chars: int = 2000
     feedback_path: Path | None = None  # default: <index_dir>/../feedback.jsonl
 
+    @field_validator("index_dir", "demo_corpus", "feedback_path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(str(item).strip() for item in items if str(item).strip())
+
     def replace(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (None leaves a field as it is), typed like the file's values."""
-        known = {f.name: f for f in fields(self)}
-        return dataclasses.replace(self, **{k: _coerce(known[k], v) for k, v in changes.items() if v is not None})
+        """A copy with some fields changed (None leaves a field as it is), validated as a file's values are."""
+        return _validated(Settings, {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}})
 
     @property
     def feedback_file(self) -> Path:
@@ -113,45 +119,56 @@ class Settings:
         return self.min_relevance if has_model else self.min_relevance_extractive
 
     @classmethod
-    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    def load(cls, path: str | Path | None = None) -> Settings:
+        """Defaults, then the settings file, then RAG_* environment variables."""
+        file = path or os.environ.get("RAG_SETTINGS") or ("rag.toml" if Path("rag.toml").is_file() else None)
         values: dict[str, Any] = {}
-        file = path or env.get("RAG_SETTINGS") or ("rag.toml" if Path("rag.toml").is_file() else None)
         if file:
             try:
-                values.update(tomllib.loads(Path(file).read_text(encoding="utf-8")))
+                values = tomllib.loads(Path(file).read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise SettingsError(f"cannot read settings file {file}: {exc}") from exc
-        for f in fields(cls):
-            key = "RAG_" + f.name.upper()
-            if key in env:
-                values[f.name] = env[key]
-        return cls.from_mapping(values)
+        loaded = _validated(_FromEnvironment, values)
+        return cls.model_validate(loaded.model_dump())
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise SettingsError(f"unknown settings: {', '.join(unknown)}; known: {', '.join(known)}")
-        return cls(**{name: _coerce(known[name], value) for name, value in values.items()})
+    def from_mapping(cls, values: dict[str, Any]) -> Settings:
+        return _validated(cls, values)
 
 
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
-    """Turn file and environment values (often strings) into the field's type."""
-    kind = str(f.type)
+S = TypeVar("S", bound=Settings)
+
+
+class _FromEnvironment(BaseSettings, Settings):
+    """Settings whose values given at construction (the file's) yield to RAG_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return env_settings, init_settings
+
+
+def _validated(cls: type[S], values: dict[str, Any]) -> S:
+    """`cls` built from `values`; one SettingsError that names every bad setting and its variable."""
     try:
-        if "Path" in kind:
-            return None if value in ("", None) else Path(value).expanduser()
-        if kind == "bool":
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind.startswith("tuple"):
-            items = value.split(",") if isinstance(value, str) else value
-            return tuple(str(v).strip() for v in items if str(v).strip())
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {f.name}={value!r} is not a valid {kind}") from exc
+        return cls(**values)
+    except SourceError as exc:
+        raise SettingsError(str(exc)) from None
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            where = f" ({ENV_PREFIX}{name.upper()})" if name in Settings.model_fields else ""
+            if error["type"] == "extra_forbidden":
+                problems.append(f"unknown setting {name}; known: {', '.join(Settings.model_fields)}")
+            else:
+                problems.append(f"setting {name}{where}={error.get('input')!r}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from rag.engine import Engine
-from rag.settings import DEMO_CORPUS, Settings
+from rag.paths import DEMO_CORPUS
+from rag.settings import Settings
 
 DEMO_QUESTION = "What are Rutte's three priorities?"
 OTHERS = ["Who is Oana Lungescu?", "When did Rutte take office?", "What did Rutte say about China?"]

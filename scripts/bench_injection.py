@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.engine import Engine
-from rag.settings import DEMO_CORPUS, Settings
+from rag.paths import DEMO_CORPUS
+from rag.settings import Settings
 
 
 @dataclass(frozen=True)

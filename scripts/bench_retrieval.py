@@ -17,7 +17,8 @@ import numpy as np
 from eval.benchmark import read_questions
 from eval.metrics import mrr_at, recall_at
 from rag.engine import Engine
-from rag.settings import PROJECT_ROOT, Settings
+from rag.paths import PROJECT_ROOT
+from rag.settings import Settings
 
 MODES = ("lexical", "dense", "hybrid")
 

@@ -26,7 +26,8 @@ import numpy as np
 from eval.benchmark import read_questions
 from index.store import IndexStore, searchable_text
 from rag.engine import Engine
-from rag.settings import PROJECT_ROOT, Settings
+from rag.paths import PROJECT_ROOT
+from rag.settings import Settings
 
 _LOAD_RAM = """
 import sys

@@ -117,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args.runs:
         run, _, bench_path = (Path(p) if i != 1 else p for i, p in enumerate(pair.partition("=")))
         summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-        settings = Settings.from_mapping(
-            {k: v for k, v in summary["settings"].items() if k in Settings.__dataclass_fields__}
-        )
+        settings = Settings.from_mapping({k: v for k, v in summary["settings"].items() if k in Settings.model_fields})
         bench = load_bench(bench_path)
         engine = bench_engine(bench, settings, explicit_index=False, show_progress=False)
         rows = [
@@ -137,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     for (gate_at, coverage, similarity), judge_at in itertools.product(grid, judges):
         scored: dict[str, list[dict]] = {h: [] for h in HALVES}
         for run, settings, rows in loaded:
-            chosen = replace(
-                settings,
+            chosen = settings.replace(
                 min_relevance=gate_at,
                 min_relevance_extractive=gate_at,
                 answer_coverage=coverage,

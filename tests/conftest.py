@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rag.engine import Engine
-from rag.settings import DEMO_CORPUS, Settings
+from rag.paths import DEMO_CORPUS
+from rag.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

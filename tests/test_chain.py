@@ -5,7 +5,6 @@ on the real demo index with the real embedder; the local model tests run the rea
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,9 @@ from rag.generate import Request
 from rag.instructions import addresses_assistant
 from rag.judge import judge
 from rag.models import bundled_model_installed
+from rag.paths import DEMO_CORPUS
 from rag.reply import CheckedReply
-from rag.settings import DEMO_CORPUS, Settings
+from rag.settings import Settings
 from rag.verify import Verifier
 
 PRIORITIES = "002_159690cec7945fb9"
@@ -90,7 +90,7 @@ class TestVerification:
         question = "Who won the US presidential election?"
         evidence = demo_engine.answer_evidence(question)
         blocks = evidence.blocks(demo_engine.settings.context_tokens)
-        verifier = Verifier(evidence, blocks, "en", replace(demo_engine.settings, answer_coverage=0.5), 0.3)
+        verifier = Verifier(evidence, blocks, "en", demo_engine.settings.replace(answer_coverage=0.5), 0.3)
         stating, why = verifier.check_short("Kamala Harris")
         assert stating is None and "leaves most of the question unsaid" in why
 
@@ -186,7 +186,7 @@ class TestVerification:
         verifier = result.verifier
         request = Request(question, "en", verifier.evidence, list(verifier.blocks.values()))
         outcome = settle(
-            result, verifier, request, "local", "en", replace(demo_engine.settings, quote_when_declined=0.0)
+            result, verifier, request, "local", "en", demo_engine.settings.replace(quote_when_declined=0.0)
         )
         assert shown == "" and outcome.refused and not outcome.short
         assert outcome.text.startswith("The documents don't state this clearly") and outcome.text.endswith("[1]")

@@ -303,6 +303,7 @@ NOT_ANSWER_CODE = {
     "rag.settings": "the settings' values are fingerprinted themselves",
     "rag.embedders": "the embedder is fingerprinted by its identity, kept in the index manifest",
     "rag.models": "it finds model files; which model answers is a fingerprinted setting",
+    "rag.paths": "where files live; the index's own folder is fingerprinted by its contents",
     "rag.answer": "data classes",
     "eval.benchmark": "data classes",
     "index.records": "data classes",
