@@ -23,8 +23,7 @@ import shutil
 import struct
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,22 +182,6 @@ def verify_file(path: Path, size: int, sha256: str) -> None:
     _write_stamp(path, sha256)
 
 
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """An inter-process lock so two starts do not assemble the same file at once."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the atomic rename still keeps the result whole
-        yield
-        return
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def assemble(parts: Sequence[Path], dest: Path, size: int, sha256: str) -> Path:
     """Concatenate `parts` into `dest`, streaming, through a temp file renamed atomically.
 
@@ -263,7 +246,10 @@ def ensure_bundled_model() -> Path:
         raise ModelUnavailable(f"the bundled model is not installed (missing {shown}): {INSTALL_HINT}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with _exclusive(dest.parent / ".assemble.lock"):
+        from filelock import FileLock  # here: `python -S -m rag.models` must run without it
+
+        # Two starts must not assemble the same file at once.
+        with FileLock(dest.parent / ".assemble.lock"):
             if dest.is_file():  # another process may have finished it meanwhile
                 try:
                     verify_file(dest, QWEN_SIZE, QWEN_SHA256)
@@ -457,15 +443,13 @@ def _parse_gguf(mm: mmap.mmap, size: int) -> GGUFInfo:
 
 
 def available_memory() -> int | None:
-    """MemAvailable from /proc/meminfo in bytes, or None where it cannot be read."""
+    """The memory available to a new process in bytes (Linux's MemAvailable, and its equivalent
+    on macOS and Windows), or None where it cannot be read."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
+        import psutil  # here: `python -S -m rag.models` must run without it
+    except ImportError:
         return None
-    return None
+    return int(psutil.virtual_memory().available)
 
 
 def check_memory(model_bytes: int, available: int | None = None, *, name: str = "the model") -> None:
