@@ -21,7 +21,6 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import faiss
@@ -31,6 +30,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from eval.benchmark import Question
 from eval.metrics import RANKING_DEPTH, unique_in_order
+from index.files import replacing
 from rag.answer import Answer, Passage
 from rag.backends import chat_model, describe, has_model
 from rag.chain import AnswerChain
@@ -157,9 +157,8 @@ class LangChainRecipe:
         texts = [self.documents[p.doc_id].text[p.start : p.end] for p in self.pieces]
         vectors = np.ascontiguousarray(self.engine.embedder.embed_documents_array(texts), dtype=np.float32)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, vectors, allow_pickle=False)
-        Path(tmp).replace(path)
+        with replacing(path) as tmp, tmp.open("wb") as f:  # a file object: np.save would add ".npy" to a name
+            np.save(f, vectors, allow_pickle=False)
         return vectors
 
     def retrieve(self, query: str, k: int) -> list[Passage]:

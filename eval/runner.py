@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from eval.baselines import Pipeline, make_pipeline
 from eval.benchmark import Bench, Question, question_from_json
 from eval.halves import HALVES, half_of
 from eval.metrics import mean_scores, percentiles, recall_curve, score_question
+from index.files import replacing
 from rag.answer import Answer
 from rag.backends import resolve
 from rag.engine import Engine
@@ -265,11 +265,9 @@ def load_results(path: Path, fp: str | None = None) -> dict[tuple[str, str], dic
 
 def _rewrite_sorted(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Same inputs, same file order, however often the run was interrupted."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for row in sorted(rows, key=lambda r: (r["pipeline"], r["id"])):
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 def summarize(run: Run, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

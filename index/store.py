@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from index.files import fsync, replacing
 from index.lexical import LexicalIndex
 from index.records import Chunk, Document
 from index.vectors import VectorIndex
@@ -216,8 +217,9 @@ class IndexStore:
         final = self._folder(generation)
         shutil.rmtree(final, ignore_errors=True)  # left by a writer killed after the rename
         os.replace(tmp, final)
-        _fsync(self.root)
-        _atomic_write(self._current_file, final.name + "\n")
+        fsync(self.root)
+        with replacing(self._current_file, durable=True) as tmp:
+            tmp.write_text(final.name + "\n", encoding="utf-8")
         self._collect_garbage(keep={generation, generation - 1})
         return snapshot
 
@@ -268,8 +270,8 @@ def _write_generation(folder: Path, snapshot: Snapshot) -> None:
     (folder / "manifest.json").write_text(json.dumps(asdict(snapshot.manifest), indent=2))
     for path in folder.rglob("*"):
         if path.is_file():
-            _fsync(path)
-    _fsync(folder)
+            fsync(path)
+    fsync(folder)
 
 
 def _read_generation(folder: Path) -> Snapshot:
@@ -301,20 +303,3 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    _fsync(tmp)
-    os.replace(tmp, path)
-    _fsync(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file or a folder's entries to disk (rename durability needs the folder)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -22,11 +22,11 @@ import os
 import shutil
 import struct
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.files import replacing
 from rag.paths import cache_home
 
 # --- pinned facts about the bundled models -------------------------------------------
@@ -153,10 +153,9 @@ def _stamp_matches(path: Path, sha256: str) -> bool:
 def _write_stamp(path: Path, sha256: str) -> None:
     st = path.stat()
     stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
-    tmp = _stamp_path(path).with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(stamp), encoding="utf-8")
-        os.replace(tmp, _stamp_path(path))
+        with replacing(_stamp_path(path)) as tmp:
+            tmp.write_text(json.dumps(stamp), encoding="utf-8")
     except OSError:
         pass  # a read-only cache only costs a re-hash next time
 
@@ -204,18 +203,13 @@ def assemble(parts: Sequence[Path], dest: Path, size: int, sha256: str) -> Path:
             "or set RAG_CACHE_DIR to another folder"
         )
     digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; the cache may be shared
-        with os.fdopen(fd, "wb") as out:
+    with replacing(dest, durable=True) as tmp:
+        with open(tmp, "wb") as out:
             for part in parts:
                 with open(part, "rb") as src:
                     while block := src.read(_CHUNK):
                         digest.update(block)
                         out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
         actual = digest.hexdigest()
         if tmp.stat().st_size != size or actual != sha256:
             raise ModelUnavailable(
@@ -223,10 +217,6 @@ def assemble(parts: Sequence[Path], dest: Path, size: int, sha256: str) -> Path:
                 "parts are damaged or of another version; reinstall them with "
                 "`bash scripts/install-models.sh`"
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     _write_stamp(dest, sha256)
     return dest
 

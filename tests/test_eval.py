@@ -304,6 +304,7 @@ NOT_ANSWER_CODE = {
     "rag.embedders": "the embedder is fingerprinted by its identity, kept in the index manifest",
     "rag.models": "it finds model files; which model answers is a fingerprinted setting",
     "rag.paths": "where files live; the index's own folder is fingerprinted by its contents",
+    "index.files": "how files are replaced on disk, not what they hold",
     "rag.answer": "data classes",
     "eval.benchmark": "data classes",
     "index.records": "data classes",
