@@ -22,7 +22,9 @@ import httpx
 import pytest
 import uvicorn
 
+from eval.benchmark import read_questions
 from rag.answer import Answer
+from rag.cli import main as cli_main
 from rag.engine import Engine
 from rag.settings import Settings
 from ui.server import create_app
@@ -136,6 +138,34 @@ def sse_events(response: httpx.Response) -> list[tuple[str, str]]:
         elif line.startswith("data:"):
             data.append(line[6:] if line.startswith("data: ") else line[5:])
     return events
+
+
+def test_feedback_given_through_the_api_becomes_test_cases_with_their_history(
+    client: httpx.Client, api_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = client.post("/api/ask", json={"question": RUTTE}).json()
+    history = [{"role": "user", "content": RUTTE}, {"role": "assistant", "content": first["answer"]}]
+    follow_up = client.post("/api/ask", json={"question": "And who did he take over from?", "history": history}).json()
+    liked = client.post("/api/feedback", json={"answer": follow_up, "history": history, "vote": "up"}).json()
+    client.post(
+        "/api/feedback",
+        json={"answer": follow_up, "history": history, "vote": "up", "comment": "Exactly.", **liked},
+    ).raise_for_status()  # a comment on the vote already given: one answer, not two
+    client.post(
+        "/api/feedback", json={"answer": first, "vote": "down", "comment": "Only two of the three."}
+    ).raise_for_status()
+    assert client.post("/api/feedback", json={"answer": first, "vote": "meh"}).status_code == 422
+
+    out = tmp_path / "cases.jsonl"
+    monkeypatch.setenv("RAG_FEEDBACK_PATH", str(api_server.settings.feedback_file))
+    assert cli_main(["feedback", "export", "--out", str(out)]) == 0
+    cases = {case.question: case for case in read_questions(out)}
+    liked_case, disliked_case = cases["And who did he take over from?"], cases[RUTTE]
+    assert liked_case.history == history and liked_case.extra["comment"] == "Exactly."
+    assert liked_case.answers == [follow_up["short_answer"] or follow_up["answer"]]  # proposed as the reference
+    assert liked_case.gold_doc_ids == sorted({c["doc_id"] for c in follow_up["citations"]})
+    assert disliked_case.answers == [] and disliked_case.extra["comment"] == "Only two of the three."
+    assert disliked_case.extra["given_answer"] == first["answer"] and disliked_case.extra["needs_review"]
 
 
 def test_health(client: httpx.Client) -> None:

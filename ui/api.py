@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ from rag.ingest import IndexProblem  # what ingesting raises when the index cann
 from rag.llms import BackendUnavailable
 from rag.settings import Settings
 from ui.documents import document_rows, forget_upload, ingest_uploads, save_upload
+from ui.feedback import append_feedback, feedback_entry
 
 # Answering is CPU-bound: running more answers at once than there are cores only
 # thrashes them, and threads woken by the engine's (unfair) locks can starve for
@@ -108,7 +110,7 @@ def checked_question(body: AskRequest, settings: Settings) -> str:
     return question
 
 
-def _history(body: AskRequest) -> list[dict[str, str]]:
+def _history(body: AskRequest | FeedbackRequest) -> list[dict[str, str]]:
     return [message.model_dump() for message in body.history]
 
 
@@ -230,6 +232,35 @@ async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
     removed = await run_in_threadpool(engine.remove, [doc_id])
     await run_in_threadpool(forget_upload, engine, settings_of(request), document.origin)
     return {"removed": removed}
+
+
+class GivenAnswer(BaseModel):
+    """The parts of the Answer JSON (as /api/ask returned it) that feedback keeps."""
+
+    question: str
+    answer: str
+    short_answer: str = ""
+    citations: list[dict[str, Any]] = Field(default_factory=list)
+    refused: bool = False
+    backend: str = ""
+
+
+class FeedbackRequest(BaseModel):
+    answer: GivenAnswer = Field(description="The answer as /api/ask or the `answer` event gave it.")
+    history: list[ChatMessage] = Field(default_factory=list, description="The turns before the question.")
+    vote: Literal["up", "down"]
+    comment: str = Field(default="", max_length=2000)
+    answer_id: str | None = Field(
+        default=None, max_length=64, description="Send the id a first vote returned to add a comment to it."
+    )
+
+
+@router.post("/feedback", summary="Thumbs up or down on an answer, with an optional comment")
+async def give_feedback(body: FeedbackRequest, request: Request) -> dict[str, str]:
+    answer_id = body.answer_id or uuid.uuid4().hex
+    entry = feedback_entry(body.answer.model_dump(), answer_id, body.vote, body.comment, _history(body))
+    await run_in_threadpool(append_feedback, settings_of(request).feedback_file, entry)
+    return {"answer_id": answer_id}
 
 
 @router.get("/health", summary="Is the server up, and what does it serve")

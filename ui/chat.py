@@ -135,15 +135,18 @@ def build_chat(engine: Engine, settings: Settings) -> gr.Blocks:
         if not isinstance(data.index, int) or data.liked not in (True, False) or data.index // 2 >= len(turns):
             return None, gr.update(visible=False)
         choice: Vote = "up" if data.liked else "down"
+        before = _history(turns[: data.index // 2])
         turn = turns[data.index // 2]
-        append_feedback(settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice))
-        return (turn, choice), gr.update(visible=True)
+        append_feedback(
+            settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, "", before)
+        )
+        return (turn, choice, before), gr.update(visible=True)
 
-    def comment_on(pending: tuple[Turn, Vote] | None, comment: str) -> tuple[Any, ...]:
+    def comment_on(pending: tuple[Turn, Vote, list[dict[str, str]]] | None, comment: str) -> tuple[Any, ...]:
         if pending and comment.strip():
-            turn, choice = pending
+            turn, choice, before = pending
             append_feedback(
-                settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, comment)
+                settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, comment, before)
             )
             gr.Info("Thank you: your comment was saved.")
         return None, "", gr.update(visible=False)

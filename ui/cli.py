@@ -1,12 +1,15 @@
-"""`rag serve`: the chat, REST API, source viewer and widget on one port."""
+"""`rag serve`: the chat, REST API, source viewer and widget on one port; `rag feedback export`."""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import sys
+from pathlib import Path
 
 from rag.settings import Settings
+from ui.feedback import as_test_case, read_feedback
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,6 +17,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to bind (default: the host setting, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: the port setting, 7860)")
     p.set_defaults(func=run)
+
+
+def register_feedback(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("feedback", help="the chat's and the API's feedback, as test cases")
+    actions = p.add_subparsers(dest="action", required=True)
+    export = actions.add_parser(
+        "export",
+        help="write the feedback as a questions file for `rag eval --questions` (review answers first)",
+    )
+    export.add_argument("--out", type=Path, default=Path("feedback-questions.jsonl"), metavar="FILE")
+    export.set_defaults(func=export_feedback)
+
+
+def export_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    entries = read_feedback(settings.feedback_file)
+    args.out.write_text(
+        "".join(json.dumps(as_test_case(entry), ensure_ascii=False) + "\n" for entry in entries), encoding="utf-8"
+    )
+    liked = sum(entry["vote"] == "up" for entry in entries)
+    print(
+        f"{len(entries)} answers with feedback ({liked} liked, {len(entries) - liked} disliked) from "
+        f"{settings.feedback_file} written to {args.out}: review `answers` and `gold_doc_ids`, then run "
+        f"rag eval --questions {args.out}",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def is_loopback(host: str) -> bool:
