@@ -394,14 +394,23 @@ def test_compare_lists_what_improved_and_what_regressed(demo_run, tmp_path, caps
     changed[better]["scores"]["contained"] = 1.0
     changed[worse]["scores"]["recall@5"] = 0.0
     (after / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in changed.values()), encoding="utf-8")
+    summary = json.loads((after / "summary.json").read_text(encoding="utf-8"))
+    summary["settings"]["top_k"] = summary["settings"]["top_k"] + 3
+    (after / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
 
     comparison = compare_runs(out, after)
     assert {(c.id, c.verdict) for c in comparison.changes} == {(better[1], "improved"), (worse[1], "regressed")}
     before_mean, after_mean = comparison.means["ours"]["recall@5"]
     assert after_mean < before_mean
+    difference, low, high = comparison.intervals["ours"]["recall@5"]
+    assert low <= difference <= high and difference == round(after_mean - before_mean, 4)
     assert main(["eval", "--compare", str(out), str(after)]) == 0
     printed = capsys.readouterr().out
     assert "Regressed: 1" in printed and "Improved: 1" in printed and worse[1] in printed
+    top_k = summary["settings"]["top_k"]
+    assert f"setting top_k: {top_k - 3} → {top_k}" in printed  # what differed, named
+    assert f"Q: {changed[worse]['question']['question']}" in printed  # the question whole, with both answers
+    assert f"B: {' '.join(changed[worse]['answer']['answer'].split())}" in printed
 
 
 def test_a_questions_file_runs_against_an_existing_index(demo_run, tmp_path):
