@@ -227,3 +227,29 @@ def paired_difference(
     samples = np.random.default_rng(seed).choice(diffs, size=(resamples, len(diffs))).mean(axis=1)
     low, high = np.percentile(samples, [2.5, 97.5])
     return round(float(diffs.mean()), 4), round(float(low), 4), round(float(high), 4)
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> list[tuple[float, float, int, float, float]]:
+    """Equal-width confidence bins: (low, high, answers, mean confidence, share right) for each non-empty bin."""
+    rows = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [(c, right) for c, right in pairs if low <= c < high or (b == bins - 1 and c == 1.0)]
+        if inside:
+            rows.append(
+                (
+                    low,
+                    high,
+                    len(inside),
+                    sum(c for c, _ in inside) / len(inside),
+                    sum(right for _, right in inside) / len(inside),
+                )
+            )
+    return rows
+
+
+def expected_calibration_error(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> float:
+    """The answers' share in each bin times the gap between its mean confidence and its share right, summed."""
+    if not pairs:
+        return 0.0
+    return round(sum(n / len(pairs) * abs(mean - right) for _, _, n, mean, right in reliability(pairs, bins)), 4)

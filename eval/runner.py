@@ -62,6 +62,7 @@ _ANSWER_CODE = (
     "rag.backends",
     "rag.llms",
     "rag.language",
+    "rag.confidence",
     "eval.baselines",
 )
 

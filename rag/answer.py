@@ -63,7 +63,7 @@ class Answer:
     citations: list[Citation]
     passages: list[Passage]  # the passages the evidence came from; citations name their chunk
     refused: bool
-    confidence: float  # 0..1
+    confidence: float  # 0..1: the probability that the answer is right (rag/confidence.py)
     backend: str  # which backend answered: local:<model>, openai:<model>, extractive
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     standalone_question: str = ""  # the question after condensing a follow-up
@@ -77,6 +77,7 @@ class Answer:
     removed_claims: list[RemovedClaim] = field(default_factory=list)
     raw_reply: str = ""  # the generator's reply before verification, for the evaluator to check again
     support: float = 0.0  # the best evidence sentence's score, which the gate holds against min_relevance
+    judged: float | None = None  # the judge's probability that the cited text answers the question (rag/judge.py)
     refusal_reason: str = ""  # why the answer was refused or withheld, for the evaluator and the logs
 
     def to_json(self) -> dict[str, Any]:

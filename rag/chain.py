@@ -20,6 +20,7 @@ from rag.backends import describe, has_model, resolve
 from rag.citations import citation_for
 from rag.claims import asked_kind
 from rag.condense import History, condense, llm_rewriter
+from rag.confidence import Signals, confidence
 from rag.evidence import Block, EvidenceSet
 from rag.gate import gate
 from rag.generate import Request, Usage, make_generator
@@ -83,6 +84,7 @@ class AnswerChain:
         decision = gate(evidence, blocks, floor)
         usage = Usage()
         mark = time.perf_counter()
+        judged = None
         if not decision.answer:
             outcome = Outcome("", True, reason=decision.reason)
             checked = None
@@ -109,7 +111,9 @@ class AnswerChain:
             citations=citations,
             passages=evidence.passages,
             refused=outcome.refused,
-            confidence=0.0 if outcome.refused else _confidence(evidence, floor, checked),
+            confidence=0.0
+            if outcome.refused
+            else confidence(backend, _signals(evidence.support, judged, outcome, checked), floor),
             backend=describe(self.settings, backend),
             timings={k: round(v, 4) for k, v in timings.items()},
             standalone_question=standalone,
@@ -119,6 +123,7 @@ class AnswerChain:
             raw_reply=checked.raw if checked else "",
             removed_claims=checked.withheld if checked else [],
             support=round(evidence.support, 4),
+            judged=None if judged is None else round(judged, 4),
             refusal_reason=outcome.reason,
         )
 
@@ -217,9 +222,5 @@ def _block_citations(evidence: EvidenceSet, blocks: list[Block]) -> list[Citatio
     return [citation_for(block.n, *evidence.span(block.sentences)) for block in blocks]
 
 
-def _confidence(evidence: EvidenceSet, floor: float, checked: CheckedReply | None) -> float:
-    """How well the evidence supports the question above the gate, and how much of the reply stood."""
-    ceiling = 0.6
-    matched = min(1.0, max(0.0, (evidence.support - floor) / (ceiling - floor)))
-    kept = 1.0 if checked is None or not checked.removed else 0.5
-    return round(0.5 * matched + 0.5 * kept, 3)
+def _signals(support: float, judged: float | None, outcome: Outcome, checked: CheckedReply | None) -> Signals:
+    return Signals(support, judged, bool(outcome.short), bool(checked and checked.removed))

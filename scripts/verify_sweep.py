@@ -55,6 +55,7 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
     verifier = Verifier(evidence, blocks, lang, settings, settings.gate_for(has_model(backend)))
     decision = gate(evidence, blocks, settings.gate_for(has_model(backend)))
     refused, text, short, removed, reason = True, "", "", [], decision.reason or "no reply recorded"
+    judged = None
     if decision.answer and recorded.raw_reply:
         checked = CheckedReply(verifier, hold_short=judges(settings, backend))
         checked.feed(recorded.raw_reply)
@@ -77,6 +78,7 @@ def replay(recorded: Answer, evidence: EvidenceSet, settings: Settings) -> Answe
         citations=verifier.numbering.citations,
         removed_claims=removed,
         refusal_reason=reason,
+        judged=None if judged is None else round(judged, 4),
     )
 
 

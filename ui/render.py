@@ -19,6 +19,8 @@ from starlette.responses import HTMLResponse
 
 from rag.answer import Answer, Citation, EvidenceFound
 from rag.citations import citation_for
+from rag.confidence import in_words
+from rag.language import detect_language
 from rag.sources import display_source
 from ui.documents import FileOutcome
 
@@ -83,7 +85,8 @@ def footer_text(answer: Answer) -> str:
     else:
         count = len(cited_cards(answer))
         parts.append(f"{count} source{'' if count == 1 else 's'}")
-        parts.append(f"confidence {answer.confidence:.0%}")
+        # Calibrated: the share of such answers that were right on the dev sets (rag/confidence.py).
+        parts.append(f"{in_words(answer.confidence, detect_language(answer.question))} ({answer.confidence:.0%})")
     if answer.removed_claims:
         count = len(answer.removed_claims)
         parts.append(f"{count} unsupported statement{'' if count == 1 else 's'} removed")
