@@ -168,6 +168,32 @@ def test_feedback_given_through_the_api_becomes_test_cases_with_their_history(
     assert disliked_case.extra["given_answer"] == first["answer"] and disliked_case.extra["needs_review"]
 
 
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_a_client_that_hangs_up_stops_its_answer(
+    api_server: Server, client: httpx.Client, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # The real answer stream, each piece held back a little, as a model's tokens come: the
+    # client leaves after the first, and the server must not go on computing the rest.
+    finished, stopped = threading.Event(), threading.Event()
+    real = api_server.engine.ask_stream
+
+    def slow_stream(*args: Any) -> Iterator[Any]:
+        try:
+            for item in real(*args):
+                yield item
+                time.sleep(0.4)
+            finished.set()
+        finally:
+            stopped.set()
+
+    monkeypatch.setattr(api_server.engine, "ask_stream", slow_stream)
+    with pytest.raises(httpx.ReadTimeout):
+        client.post(path, json={"question": RUTTE}, timeout=0.6)
+    assert stopped.wait(30) and not finished.is_set()
+    monkeypatch.undo()
+    assert client.post("/api/ask", json={"question": RUTTE}).status_code == 200  # and the next one is served
+
+
 def test_health(client: httpx.Client) -> None:
     health = client.get("/api/health").json()
     assert health["status"] == "ok"
