@@ -1,6 +1,6 @@
 """Hostile files, killed writers, crowds, quitters and script in documents: what survives, what it costs.
 
-    .venv/bin/python scripts/bench_reliability.py [--kills 10] [--parts hostile,kills,clients,abandoned,xss]
+    .venv/bin/python scripts/bench_reliability.py [--kills 10] [--parts hostile,kills,clients,abandoned,xss,injection]
 
 1. Hostile files: each is ingested alone by `rag ingest` in a child process (peak memory
    from the child's rusage); prints, per file, whether it was rejected with a reason,
@@ -16,7 +16,8 @@
    link) are uploaded to a real server, asked about in the chat and the widget and opened in the
    source viewer in headless Chromium (the browser tests' harness); prints how many payloads ran.
 
-Injected instructions have their own script: scripts/bench_injection.py.
+6. Instructions in documents: scripts/bench_injection.py with the local model (11 orders,
+   English and German); prints how many were followed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "data" / "demo"
 sys.path.insert(0, str(ROOT / "scripts"))
-import load_test  # noqa: E402  (a sibling script, found through the path above)
+import bench_injection  # noqa: E402  (sibling scripts, found through the path above)
+import load_test  # noqa: E402
 
 # Each payload calls alert() with its number when it runs: Chromium reports every dialog.
 XSS_PAYLOADS = (
@@ -350,6 +352,7 @@ PARTS = {
     "clients": lambda work, args: bench_clients(work, args.clients, args.requests),
     "abandoned": lambda work, args: bench_abandoned(work, args.abandoning),
     "xss": lambda work, args: bench_xss(work),
+    "injection": lambda work, args: bench_injection.main(["--backend", "local"]),
 }
 
 
