@@ -169,18 +169,7 @@ class LangChainRecipe:
     def _passage(self, position: int, score: float) -> Passage:
         piece = self.pieces[position]
         doc = self.documents[piece.doc_id]
-        return Passage(
-            chunk_id=f"{piece.doc_id}@lc{piece.start}",
-            doc_id=doc.doc_id,
-            title=doc.title,
-            source=doc.source,
-            lang=doc.lang,
-            start=piece.start,
-            end=piece.end,
-            text=doc.text[piece.start : piece.end],
-            score=round(score, 6),
-            similarity=round(score, 4),
-        )
+        return Passage.of(doc, f"{piece.doc_id}@lc{piece.start}", piece.start, piece.end, score, score)
 
     def answer(self, question: Question, backend: str) -> Answer:
         if not has_model(backend):

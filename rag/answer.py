@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from index.records import Document
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -27,6 +29,14 @@ class Passage:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def of(cls, doc: Document, chunk_id: str, start: int, end: int, score: float, similarity: float) -> Passage:
+        """The span [start, end) of a document, as retrieval ranked it."""
+        return cls(
+            chunk_id, doc.doc_id, doc.title, doc.source, doc.lang, start, end, doc.text[start:end],
+            round(score, 6), round(similarity, 4),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

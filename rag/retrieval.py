@@ -189,18 +189,7 @@ def _passage(snapshot: Snapshot, position: int, score: float, query_vector: np.n
     chunk = snapshot.chunks[position]
     doc = snapshot.documents[chunk.doc_id]
     similarity = float(snapshot.vectors.vector(position) @ query_vector)
-    return Passage(
-        chunk_id=chunk.chunk_id,
-        doc_id=doc.doc_id,
-        title=doc.title,
-        source=doc.source,
-        lang=doc.lang,
-        start=chunk.start,
-        end=chunk.end,
-        text=doc.text[chunk.start : chunk.end],
-        score=round(score, 6),
-        similarity=round(similarity, 4),
-    )
+    return Passage.of(doc, chunk.chunk_id, chunk.start, chunk.end, score, similarity)
 
 
 def naming_every_name(question: str, ranked: list[Passage], k: int) -> list[Passage]:
