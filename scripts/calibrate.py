@@ -50,6 +50,11 @@ def given_answers(run: Path) -> list[tuple[str, Signals, bool, float]]:
     return out
 
 
+def _run_names(pairs: list[str]) -> list[str]:
+    """backend=run-folder-name: where the runs lay on this machine is no business of the file."""
+    return [f"{backend}={Path(run).name}" for backend, _, run in (pair.partition("=") for pair in pairs)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", metavar="BACKEND=RUN")
@@ -92,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.write:
         CALIBRATION_FILE.write_text(
-            json.dumps({"features": list(FEATURES), "fitted_on": args.runs, "backends": fits}, indent=2) + "\n",
+            json.dumps({"features": list(FEATURES), "fitted_on": _run_names(args.runs), "backends": fits}, indent=2)
+            + "\n",
             encoding="utf-8",
         )
         print(f"written: {CALIBRATION_FILE}")
