@@ -17,6 +17,7 @@ from langchain_core.messages import HumanMessage
 
 import prompts
 from rag.backends import chat_model
+from rag.llms import BackendUnavailable
 from rag.settings import Settings
 
 YES = {"yes", "ja"}
@@ -29,8 +30,14 @@ def judge(settings: Settings, backend: str, question: str, cited: str) -> float 
     """P(yes) that `cited` contains the answer to `question`; None when the backend reports no
     log-probabilities and the reply is neither yes nor no."""
     model = chat_model(settings, backend)
-    prompt = prompts.load("judge").format(cited=cited[:CITED_CHARS], question=question)
-    reply = model.invoke([HumanMessage(prompt)], max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_TOKENS)
+    messages = [HumanMessage(prompts.load("judge").format(cited=cited[:CITED_CHARS], question=question))]
+    try:
+        reply = model.invoke(messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_TOKENS)
+    except BackendUnavailable as exc:
+        if exc.status != 400:
+            raise
+        # A server that takes no log-probabilities: its yes or no is the judgement.
+        reply = model.invoke(messages, max_tokens=1, temperature=0.0)
     first = (reply.response_metadata.get("logprobs") or {}).get("content") or []
     if first:
         mass = {"yes": 0.0, "no": 0.0}
