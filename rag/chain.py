@@ -167,18 +167,15 @@ def settle(
         return _nearest(verifier, lang, f"short answer withheld: {checked.short_failed}")
     if judged is not None and judged < settings.judge_threshold:
         reason = f"answer withheld: reading the cited text alone, the model found no answer in it (p={judged:.2f})"
-        if checked.kept_claims:  # what the evidence does say, checked, under the notice that it is no answer
-            return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
-        return _nearest(verifier, lang, reason)
+        # What the evidence does say, checked, under the notice that it is no answer.
+        return _unclear_above(checked, lang, reason) if checked.kept_claims else _nearest(verifier, lang, reason)
     # The held short answer, now judged, goes first.
     shown = f"{checked.short}\n{checked.shown}" if checked.hold_short and checked.short else checked.shown
     if not has_model(backend) and asked_kind(request.question) and not checked.short:
         # A question for a name, number or date that no evidence sentence answers outright:
         # the quotes are what is nearest, not an answer.
-        return Outcome(
-            f"{_unclear(lang)}\n{checked.shown.strip()}",
-            True,
-            reason=f"no evidence sentence states the {asked_kind(request.question)} asked for",
+        return _unclear_above(
+            checked, lang, f"no evidence sentence states the {asked_kind(request.question)} asked for"
         )
     if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
         # The short answer stands, but nothing shown states it (its support fell, or says
@@ -187,6 +184,11 @@ def settle(
     if not checked.kept_claims:
         return Outcome("", True, reason="every claim of the reply was removed by verification")
     return Outcome(shown.strip(), False, checked.short)
+
+
+def _unclear_above(checked: CheckedReply, lang: str, reason: str) -> Outcome:
+    """A refusal that says the documents are unclear above the checked sentences the reply stated."""
+    return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
 
 
 def _nearest(verifier: Verifier, lang: str, reason: str) -> Outcome:

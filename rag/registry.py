@@ -31,6 +31,7 @@ def names(group: str) -> tuple[str, ...]:
     return tuple(sorted(_entries(group)))
 
 
+@cache  # the answer path asks for its backend several times per question
 def load(group: str, name: str, kind: str) -> Any:
     """The object registered under `name`; a ValueError naming the choices if there is none."""
     entry = _entries(group).get(name)
@@ -43,3 +44,4 @@ def load(group: str, name: str, kind: str) -> Any:
 def refresh() -> None:
     """Look for entry points again (after installing a plugin into the running process)."""
     _entries.cache_clear()
+    load.cache_clear()
