@@ -2,7 +2,8 @@
 
   rag eval BENCH [--out DIR] [--backend B] [--limit N | --subset FILE] [--pipeline P ...]
   rag [--index DIR] eval --questions FILE ...      questions against an existing index
-  rag eval --compare RUN_A RUN_B                    what improved and what regressed
+  rag eval --compare RUN_A RUN_B [--out DIR]        what improved and what regressed
+                                                    (--out: also compare.md and compare.html)
 
 BENCH is a folder in the shared format (questions.jsonl with corpus.jsonl, or with
 bench.json naming the corpus), a SQuAD/XQuAD .json file, or a BEIR folder. Its
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from eval.baselines import PIPELINES
 from eval.benchmark import Bench, read_questions
-from eval.compare import compare_runs, format_comparison
+from eval.compare import compare_runs, format_comparison, write_comparison
 from eval.formats import load_bench
 from eval.report import LABELS, write_report
 from eval.runner import RunMismatch, bench_engine, execute, prepare, select_questions
@@ -59,7 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.compare:
-            print(format_comparison(compare_runs(*args.compare)))
+            comparison = compare_runs(*args.compare)
+            print(format_comparison(comparison))
+            if args.out:
+                print(f"\nreport: {write_comparison(comparison, args.out)[1]}")
             return 0
         return _evaluate(args, settings)
     except (RunMismatch, ValueError) as exc:  # BenchFormatError is a ValueError

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.blocks import Block, Table, to_markdown
 from eval.metrics import SCORE_NAMES, mean_scores, paired_difference
 from eval.runner import RESULTS, SUMMARY, load_results
+from eval.workbench import render_blocks
 
 # The per-question scores a change is judged by; +1: higher is better, -1: lower is better.
 KEY_SCORES = {
@@ -144,6 +146,68 @@ def format_comparison(comparison: Comparison) -> str:
                 *(f"    {side}: {' '.join(text.split())}" for side, text in zip("AB", c.answers, strict=True)),
             ]
     return "\n".join(lines)
+
+
+def comparison_blocks(comparison: Comparison) -> list[Block]:
+    """The comparison as report blocks, for compare.html and compare.md."""
+    blocks: list[Block] = [
+        f"A: `{comparison.run_a}`{_backend(comparison.run_a)}",
+        f"B: `{comparison.run_b}`{_backend(comparison.run_b)}",
+        "## What differed",
+        Table(["what", "A → B"], [line.split(": ", 1) if ": " in line else [line, ""] for line in comparison.differed]),
+    ]
+    for pipeline, scores in comparison.means.items():
+        rows = []
+        for name, (a, b) in scores.items():
+            if a is None and b is None:
+                continue
+            interval = comparison.intervals[pipeline].get(name)
+            rows.append(
+                [
+                    name,
+                    _num(a),
+                    _num(b),
+                    f"{b - a:+.3f}" if a is not None and b is not None else "",
+                    f"{interval[1]:+.3f} to {interval[2]:+.3f}" if interval else "",
+                ]
+            )
+        blocks += [
+            f"## {pipeline}: scores",
+            f"{comparison.common[pipeline]} questions in both runs. B − A with its 95% paired bootstrap interval "
+            "(one that holds 0 shows no difference these questions can tell).",
+            Table(["score", "A", "B", "B − A", "95% interval"], rows),
+        ]
+    for verdict in ("regressed", "improved", "mixed"):
+        changes = [c for c in comparison.changes if c.verdict == verdict]
+        blocks.append(f"## {verdict.capitalize()}: {len(changes)}")
+        if changes:
+            blocks.append(
+                Table(
+                    ["pipeline", "id", "question", "what changed", "answer A", "answer B"],
+                    [
+                        [
+                            c.pipeline,
+                            c.id,
+                            c.question,
+                            ", ".join(f"{name} {_num(x)}→{_num(y)}" for name, (x, y) in c.deltas.items()),
+                            *c.answers,
+                        ]
+                        for c in changes
+                    ],
+                )
+            )
+    return blocks
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
+    """compare.md and compare.html in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = f"Comparison: {Path(comparison.run_a).name} → {Path(comparison.run_b).name}"
+    blocks = comparison_blocks(comparison)
+    md, page = out_dir / "compare.md", out_dir / "compare.html"
+    md.write_text(to_markdown(title, blocks), encoding="utf-8")
+    page.write_text(render_blocks(title, blocks), encoding="utf-8")
+    return [md, page]
 
 
 def _num(value: float | None) -> str:

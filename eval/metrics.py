@@ -248,6 +248,15 @@ def reliability(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> list[tup
     return rows
 
 
+RIGHT_F1 = 0.5  # a short answer this close to a gold answer counts as right though not contained
+
+
+def is_right(answerable: bool, scores: dict[str, float | None]) -> bool:
+    """Whether a given (not refused) answer is right: its question is answerable and a gold
+    answer is in it or its F1 is at least RIGHT_F1. Calibration is measured against this."""
+    return answerable and (scores.get("contained") == 1.0 or (scores.get("f1") or 0.0) >= RIGHT_F1)
+
+
 def expected_calibration_error(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> float:
     """The answers' share in each bin times the gap between its mean confidence and its share right, summed."""
     if not pairs:

@@ -1,18 +1,17 @@
-"""report.md and report.html of a run: comparison with the baselines, scores per question
-group, latency, the questions we got wrong, and plots.
+"""report.md and report.html of a run: comparison with the baselines (best values marked),
+a glossary, scores per question group (small groups flagged), latency, calibration of the
+answers' confidence, the questions we got wrong, and plots.
 
-Both files are built from one list of blocks. The HTML embeds its plots as base64 PNG
-(one file to mail or archive, nothing fetched); the Markdown links the same PNGs
-in `plots/`.
+Both files are built from one list of blocks. report.md keeps the summary for diffs;
+report.html (eval/workbench.py) adds every question in a table an evaluator can filter
+and open, and embeds its plots as base64 PNG (one file to mail or archive, nothing
+fetched). The Markdown links the same PNGs in `plots/`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,10 @@ import numpy as np
 matplotlib.use("Agg")  # no display on servers and CI; must precede pyplot
 import matplotlib.pyplot as plt
 
-from eval.metrics import SCORE_NAMES, paired_difference
+from eval import workbench
+from eval.blocks import Block, Plot, Table, to_markdown
+from eval.halves import half_of
+from eval.metrics import SCORE_NAMES, expected_calibration_error, is_right, paired_difference, reliability
 
 LABELS = {
     "recall@1": "R@1",
@@ -65,23 +67,34 @@ HEADLINE = (
     "claims_removed",
     "unsupported_shown",
 )
+GLOSSARY = {
+    "recall@1": "Share of the gold documents among the first k distinct documents of a separate deep search "
+    "(R@5, R@10 alike).",
+    "mrr@10": "1 / rank of the first gold document among the first 10 (0 when none is there).",
+    "ndcg@10": "How high all gold documents rank among the first 10, discounted by rank (1 = all on top).",
+    "all_gold@10": "1 when every gold document is among the first k documents (multi-hop questions need all).",
+    "context_recall": "Share of the gold documents among the passages the answer was given.",
+    "exact_match": "The short answer equals a gold answer after SQuAD normalisation (case, punctuation, articles).",
+    "f1": "Word overlap of the short answer (the whole answer when there is none) with the closest gold answer.",
+    "f1_whole": "Word overlap of the whole answer text with the closest gold answer.",
+    "contained": "1 when a gold answer occurs anywhere in the answer text.",
+    "citation_precision": "Share of the cited passages that come from a gold document or hold a gold answer.",
+    "citation_recall": "Share of the gold documents cited at least once.",
+    "span_precision": "Share of the citations whose quoted sentence itself holds a gold answer.",
+    "correct_refusal": "Unanswerable questions only: 1 when the answer refused (higher is better).",
+    "false_refusal": "Answerable questions only: 1 when the answer refused (lower is better).",
+    "claims_removed": "Sentences of the generated answer that verification withheld, per answer.",
+    "unsupported_shown": "1 when the shown answer states a number or name that its cited evidence does not "
+    "hold (should be 0).",
+    "confidence": "The answer's stated probability of being right; calibration compares it with how often "
+    "answers with that confidence were right (a gold answer in it, or F1 at least 0.5).",
+    "ECE": "Expected calibration error: over 10 confidence bins, the gap between mean confidence and share "
+    "right, weighted by the bin's answers (0 = perfectly calibrated).",
+}
+LOWER_IS_BETTER = {"false_refusal", "unsupported_shown"}
+UNRANKED = {"claims_removed"}  # more removed claims is neither better nor worse by itself
+SMALL_GROUP = 10  # below this many questions, one question moves a score by more than 0.1
 MAX_MISSES = 40
-
-
-@dataclass(frozen=True)
-class Table:
-    header: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class Plot:
-    name: str
-    title: str
-    png: bytes
-
-
-Block = str | Table | Plot  # a str is a paragraph; one starting with "## " a heading
 
 
 def write_report(out_dir: Path, summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[Path]:
@@ -95,7 +108,10 @@ def write_report(out_dir: Path, summary: dict[str, Any], rows: Sequence[dict[str
     title = f"Evaluation: {summary['bench']} ({summary['backend']} backend)"
     md, page = out_dir / "report.md", out_dir / "report.html"
     md.write_text(to_markdown(title, blocks), encoding="utf-8")
-    page.write_text(to_html(title, blocks), encoding="utf-8")
+    page.write_text(
+        workbench.render_report(title, blocks, rows, glossary={LABELS.get(k, k): v for k, v in GLOSSARY.items()}),
+        encoding="utf-8",
+    )
     return [md, page]
 
 
@@ -108,6 +124,8 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
         "## Where we stand",
         comparison_table(pipelines),
     ]
+    if len(pipelines) > 1:
+        blocks.append("**Bold**: the best value of its column (lowest for false refusal, unsupported shown and time).")
     if set(pipelines) == {"ours"}:
         blocks.append("Only our pipeline ran: add `--pipeline all` for the baselines.")
     else:
@@ -121,6 +139,12 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
         "## Scores per question group",
         Plot("by_group", "Scores per question group", group_plot(pipelines)),
     ]
+    small = sorted({g for p in pipelines.values() for g, n in p["counts"].items() if n < SMALL_GROUP})
+    if small:
+        blocks.append(
+            f"Groups marked (small) have fewer than {SMALL_GROUP} questions: one question moves their scores "
+            "by more than 0.1, so read them as anecdotes."
+        )
     for name, p in pipelines.items():
         blocks += [f"**{name}**", group_table(p)]
     blocks += [
@@ -128,6 +152,8 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
         latency_table(pipelines),
         Plot("latency", "Total seconds per answer", latency_plot(rows)),
     ]
+    blocks += calibration_blocks(rows)
+    blocks += ["## Glossary", glossary_table()]
     misses = miss_table([r for r in rows if r["pipeline"] == "ours"])
     if misses.rows:
         blocks += [
@@ -147,19 +173,35 @@ def _fmt(value: Any) -> str:
 
 def comparison_table(pipelines: dict[str, Any]) -> Table:
     header = ["pipeline", *[LABELS[m] for m in HEADLINE], "p50 s", "p95 s", "tokens in/out"]
-    rows = []
+    rows, columns = [], []
     for name, p in pipelines.items():
         total = p["latency"].get("total", {})
+        values = [*[p["scores"]["all"][m] for m in HEADLINE], total.get("p50"), total.get("p95")]
+        columns.append(values)
         rows.append(
-            [
-                name,
-                *[_fmt(p["scores"]["all"][m]) for m in HEADLINE],
-                _fmt(total.get("p50")),
-                _fmt(total.get("p95")),
-                f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}",
-            ]
+            [name, *[_fmt(v) for v in values], f"{p['tokens']['prompt']:.0f} / {p['tokens']['completion']:.0f}"]
         )
-    return Table(header, rows)
+    directions = [_direction(m) for m in HEADLINE] + [-1, -1]  # time: lower is better
+    return Table(header, rows, best_cells(columns, directions, first_column=1))
+
+
+def _direction(score: str) -> int:
+    return 0 if score in UNRANKED else -1 if score in LOWER_IS_BETTER else 1
+
+
+def best_cells(rows: Sequence[Sequence[float | None]], directions: Sequence[int], first_column: int) -> frozenset:
+    """(row, column) of each column's best value, ties included; none with fewer than two rows to rank."""
+    best = set()
+    for col, direction in enumerate(directions):
+        values = [(r, v) for r, row in enumerate(rows) if (v := row[col]) is not None]
+        if direction and len(values) > 1 and len({v for _, v in values}) > 1:
+            top = max(v * direction for _, v in values)
+            best |= {(r, col + first_column) for r, v in values if v * direction == top}
+    return frozenset(best)
+
+
+def glossary_table() -> Table:
+    return Table(["score", "meaning"], [[LABELS.get(name, name), text] for name, text in GLOSSARY.items()])
 
 
 STANDING_SCORES = ("recall@5", "f1", "contained")
@@ -187,10 +229,44 @@ def standing_table(rows: Sequence[dict[str, Any]]) -> Table:
 
 def group_table(pipeline: dict[str, Any]) -> Table:
     header = ["group", "n", *[LABELS[m] for m in SCORE_NAMES]]
-    return Table(
-        header,
-        [[g, str(pipeline["counts"][g]), *[_fmt(s[m]) for m in SCORE_NAMES]] for g, s in pipeline["scores"].items()],
-    )
+    rows = []
+    for group, scores in pipeline["scores"].items():
+        n = pipeline["counts"][group]
+        rows.append([group, f"{n} (small)" if n < SMALL_GROUP else str(n), *[_fmt(scores[m]) for m in SCORE_NAMES]])
+    return Table(header, rows)
+
+
+def calibration_blocks(rows: Sequence[dict[str, Any]]) -> list[Block]:
+    """Does the confidence of our given answers match how often they are right? Measured on
+    the check half (the tune half is where the calibration may have been fitted)."""
+    given = [r for r in rows if r["pipeline"] == "ours" and not r["answer"]["refused"]]
+    pairs = {
+        half: [
+            (float(r["answer"]["confidence"]), is_right(bool(r["question"].get("gold_doc_ids")), r["scores"]))
+            for r in given
+            if half_of(r["id"]) == half
+        ]
+        for half in ("tune", "check")
+    }
+    check = pairs["check"]
+    blocks: list[Block] = ["## Calibration of the confidence"]
+    if not check:
+        return [*blocks, "No answer was given on the check half: nothing to calibrate."]
+    blocks += [
+        f"Our given answers on the check half: {len(check)}, of which {sum(r for _, r in check) / len(check):.0%} "
+        f"right. Expected calibration error (ECE) {expected_calibration_error(check):.3f} on the check half, "
+        f"{expected_calibration_error(pairs['tune']):.3f} on the tune half ({len(pairs['tune'])} answers). "
+        "Halves by a hash of the question id.",
+        Table(
+            ["confidence", "answers", "mean confidence", "share right"],
+            [
+                [f"{lo:.1f}–{hi:.1f}", str(n), f"{mean:.2f}", f"{right:.2f}"]
+                for lo, hi, n, mean, right in reliability(check)
+            ],
+        ),
+        Plot("reliability", "Reliability on the check half (on the diagonal: calibrated)", reliability_plot(check)),
+    ]
+    return blocks
 
 
 def latency_table(pipelines: dict[str, Any]) -> Table:
@@ -274,6 +350,21 @@ def group_plot(pipelines: dict[str, Any], metrics: Sequence[str] = ("recall@5", 
     return _png(fig)
 
 
+def reliability_plot(pairs: Sequence[tuple[float, bool]]) -> bytes:
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    bins = reliability(pairs)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    ax.bar(
+        [lo for lo, *_ in bins], [right for *_, right in bins], width=0.1, align="edge", alpha=0.6, label="share right"
+    )
+    ax.plot([mean for *_, mean, _ in bins], [right for *_, right in bins], marker="o", color="black", linewidth=1)
+    for lo, _, n, _, right in bins:
+        ax.annotate(str(n), (lo + 0.05, right), ha="center", va="bottom", fontsize=8)
+    ax.set(xlabel="confidence", ylabel="share of answers right", xlim=(0, 1), ylim=(0, 1.05))
+    ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)
+
+
 def latency_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     totals = {
@@ -286,55 +377,3 @@ def latency_plot(rows: Sequence[dict[str, Any]]) -> bytes:
     ax.set(xlabel="seconds per answer", ylabel="questions")
     ax.legend()
     return _png(fig)
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def to_markdown(title: str, blocks: Sequence[Block]) -> str:
-    out = [f"# {title}"]
-    for block in blocks:
-        if isinstance(block, Table):
-            cells = [block.header, ["---"] * len(block.header), *block.rows]
-            out.append("\n".join("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells))
-        elif isinstance(block, Plot):
-            out.append(f"![{block.title}](plots/{block.name}.png)")
-        else:
-            out.append(block)
-    return "\n\n".join(out) + "\n"
-
-
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}th,td{border:1px solid #ccc;padding:3px 6px}
-th{background:#f2f2f2}td{vertical-align:top}img{max-width:100%}code{background:#f4f4f4;padding:0 3px}"""
-
-
-def to_html(title: str, blocks: Sequence[Block]) -> str:
-    out = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-    ]
-    for block in blocks:
-        if isinstance(block, Table):
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in block.header)
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in block.rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif isinstance(block, Plot):
-            data = base64.b64encode(block.png).decode("ascii")
-            out.append(
-                f"<figure><img alt='{html.escape(block.title)}' src='data:image/png;base64,{data}'>"
-                f"<figcaption>{html.escape(block.title)}</figcaption></figure>"
-            )
-        elif block.startswith("## "):
-            out.append(f"<h2>{html.escape(block[3:])}</h2>")
-        else:
-            out.append(f"<p>{_inline(block)}</p>")
-    return "\n".join(out) + "\n</body></html>\n"
-
-
-def _inline(text: str) -> str:
-    """`code` and **bold**, the only Markdown the paragraphs use."""
-    parts = html.escape(text).split("`")
-    text = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-    parts = text.split("**")
-    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))

@@ -22,12 +22,10 @@ from pathlib import Path
 from sklearn.linear_model import LogisticRegression
 
 from eval.halves import half_of
-from eval.metrics import expected_calibration_error, reliability
+from eval.metrics import expected_calibration_error, is_right, reliability
 from rag.answer import Answer
 from rag.confidence import CALIBRATION_FILE, FEATURES, Calibration, Signals, formula
 from rag.settings import Settings
-
-RIGHT_F1 = 0.5
 
 
 def given_answers(run: Path) -> list[tuple[str, Signals, bool, float]]:
@@ -40,9 +38,7 @@ def given_answers(run: Path) -> list[tuple[str, Signals, bool, float]]:
         answer = Answer.from_json(row["answer"])
         if row["pipeline"] != "ours" or answer.refused:
             continue
-        scores = row["scores"]
-        answerable = bool(row["question"].get("gold_doc_ids"))
-        right = answerable and (scores.get("contained") == 1.0 or (scores.get("f1") or 0.0) >= RIGHT_F1)
+        right = is_right(bool(row["question"].get("gold_doc_ids")), row["scores"])
         extractive = answer.backend.startswith("extractive")
         floor = settings.get("min_relevance_extractive" if extractive else "min_relevance", Settings().min_relevance)
         signals = Signals(answer.support, answer.judged, bool(answer.short_answer), bool(answer.removed_claims))

@@ -5,6 +5,7 @@ regression, runs that resume, and a question-by-question comparison of two runs.
 from __future__ import annotations
 
 import ast
+import html
 import importlib.util
 import json
 import math
@@ -33,7 +34,9 @@ from eval.metrics import (
     score_question,
     token_f1,
 )
+from eval.report import SMALL_GROUP, best_cells
 from eval.runner import select_questions
+from eval.workbench import question_view
 from index.store import IndexStore
 from rag.answer import Answer, Passage
 from rag.citations import citation_for, strip_marks
@@ -261,11 +264,12 @@ def test_smoke_benchmark_on_the_demo_set(demo_run):
         "plots/recall_at_k.png",
         "plots/by_group.png",
         "plots/latency.png",
+        "plots/reliability.png",
     ):
         assert (out / name).is_file(), name
     assert len(rows(out)) == len(read_questions(DEMO_BENCH / "questions.jsonl"))
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 3 and "http" not in page  # self-contained
+    assert page.count("data:image/png;base64,") == 4 and "http" not in page  # self-contained
     scores = summary(out)["pipelines"]["ours"]["scores"]
     # Measured with the extractive backend and USE: R@1 0.605, R@5 1.000 (5 documents only),
     # F1 0.190, contained 0.711, correct refusal 1.000, false refusal 0.211. F1 fell from 0.477
@@ -281,6 +285,67 @@ def test_smoke_benchmark_on_the_demo_set(demo_run):
     assert scores["all"]["false_refusal"] <= 0.25
     assert scores["unanswerable"]["correct_refusal"] >= 0.8
     assert {"single-hop en→en", "single-hop de→de", "cross-lingual en→de", "cross-lingual de→en"} <= set(scores)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium: apt-get install chromium")
+def test_an_evaluator_filters_the_report_and_opens_a_failed_question(demo_run):
+    from playwright.sync_api import sync_playwright
+
+    out, _ = demo_run
+    views = [question_view(r) for r in rows(out).values()]
+    failed = [v for v in views if v.failed]
+    opened = next(v for v in failed if v.answer.passages)
+    small = sorted({v.group for v in views if sum(w.group == v.group for w in views) < SMALL_GROUP})
+    reached = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+        page = browser.new_page()
+        # The page is one file: anything it asks for beyond it is a defect.
+        page.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("file:", "data:"))
+                else (reached.append(route.request.url), route.abort())
+            ),
+        )
+        page.goto((out / "report.html").as_uri())
+
+        glossary = page.locator("#glossary + .wide table")
+        assert "Answerable questions only: 1 when the answer refused" in glossary.inner_text()
+        assert "Answerable questions only" in page.locator("th", has_text="false refusal").first.get_attribute("title")
+        for group in small:  # flagged in the group table
+            row = page.locator("tr", has=page.locator("td", has_text=group)).filter(has_text="(small)")
+            assert row.count() >= 1, group
+
+        page.select_option("select[name=outcome]", "failed")
+        visible = page.locator("#questions tbody.q:not([hidden])")
+        assert (
+            visible.count() == len(failed) and page.locator("#shown").inner_text() == f"{len(failed)} of {len(views)}"
+        )
+        page.select_option("select[name=group]", opened.group)
+        in_group = [v for v in failed if v.group == opened.group]
+        assert visible.count() == len(in_group)
+
+        question = visible.filter(has_text=opened.id)
+        detail = question.locator("tr.detail")
+        assert detail.is_hidden()
+        question.get_by_role("button", name="open").click()
+        assert detail.is_visible()
+        text = detail.inner_text()
+        assert opened.question in text and strip_marks(opened.answer.answer).split()[0] in text
+        for gold in opened.gold_answers or ["a refusal is right"]:
+            assert gold in text
+        assert all(p.chunk_id in text for p in opened.answer.passages)
+        gold_passages = [p for p in opened.answer.passages if p.doc_id in opened.gold_docs]
+        assert detail.locator(".passage.gold").count() == len(gold_passages)
+        assert "total" in text  # timings
+        browser.close()
+    assert reached == []
 
 
 def test_two_checkouts_of_one_corpus_do_not_share_an_index(cache, tmp_path):
@@ -378,11 +443,19 @@ def test_baselines_answer_the_same_questions_in_the_same_harness(cache, tmp_path
     table = (out / "report.md").read_text(encoding="utf-8").split("## Where we stand")[1].split("##")[0]
     assert all(f"| {name} |" in table for name in pipelines)
     assert all(f"| {name} | " in table.split("| ours minus |")[1] for name in ("bm25", "dense", "langchain-baseline"))
+    # Each column's best value is marked (the times differ at least).
+    assert "**" in table and 'class="best"' in (out / "report.html").read_text(encoding="utf-8")
     # The LangChain recipe's passages are real spans of the documents (so citations open them).
     texts = {p.stem: p.read_text(encoding="utf-8") for p in DEMO_CORPUS.glob("*.txt")}
     for row in rows(out).values():
         for p in row["answer"]["passages"]:
             assert texts[p["doc_id"]][p["start"] : p["end"]] == p["text"]
+
+
+def test_the_best_value_of_each_column_is_marked_ties_included_lowest_where_lower_is_better():
+    rows = [[0.5, 0.2, 0.4], [0.7, 0.1, 0.4], [0.7, 0.3, None]]
+    assert best_cells(rows, [1, -1, 1], first_column=1) == {(1, 1), (2, 1), (1, 2)}  # a column all alike: none
+    assert best_cells(rows[:1], [1, -1, 1], first_column=1) == set()  # nothing to rank against
 
 
 def test_compare_lists_what_improved_and_what_regressed(demo_run, tmp_path, capsys):
@@ -411,6 +484,12 @@ def test_compare_lists_what_improved_and_what_regressed(demo_run, tmp_path, caps
     assert f"setting top_k: {top_k - 3} → {top_k}" in printed  # what differed, named
     assert f"Q: {changed[worse]['question']['question']}" in printed  # the question whole, with both answers
     assert f"B: {' '.join(changed[worse]['answer']['answer'].split())}" in printed
+    # The same as a page: compare.html and compare.md beside each other in --out.
+    assert main(["eval", "--compare", str(out), str(after), "--out", str(tmp_path / "cmp")]) == 0
+    page = (tmp_path / "cmp" / "compare.html").read_text(encoding="utf-8")
+    assert "top_k" in page and f"{top_k - 3} → {top_k}" in page
+    assert html.escape(changed[worse]["question"]["question"]) in page
+    assert f"| setting top_k | {top_k - 3} → {top_k} |" in (tmp_path / "cmp" / "compare.md").read_text(encoding="utf-8")
 
 
 def test_a_questions_file_runs_against_an_existing_index(demo_run, tmp_path):
