@@ -118,7 +118,9 @@ def write_report(out_dir: Path, summary: dict[str, Any], rows: Sequence[dict[str
 def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> list[Block]:
     pipelines = summary["pipelines"]
     blocks: list[Block] = [
-        f"{summary['questions']} questions, backend `{summary['backend']}`, fingerprint `{summary['fingerprint']}`. "
+        f"{summary['questions']} questions, backend `{summary['backend']}` "
+        f"(model and server: {', '.join(f'`{m}`' for m in _models(pipelines)) or 'none'}), "
+        f"fingerprint `{summary['fingerprint']}`. "
         "Retrieval scores are document-level over a separate deep search (k=40, first 10 distinct documents); "
         "context R is recall over the passages the answer was given. Answer scores use SQuAD normalisation.",
         "## Where we stand",
@@ -163,6 +165,11 @@ def report_blocks(summary: dict[str, Any], rows: Sequence[dict[str, Any]]) -> li
             misses,
         ]
     return blocks
+
+
+def _models(pipelines: dict[str, Any]) -> list[str]:
+    """What answered, as the answers name it (`openai:<model>@<server>`, `local:<model>`, `extractive`)."""
+    return sorted({m for p in pipelines.values() for m in p.get("answered_by", [])})
 
 
 def _fmt(value: Any) -> str:

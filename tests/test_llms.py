@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -17,6 +19,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from rag.backends import chat_model
+from rag.cli import main
 from rag.judge import judge
 from rag.llms import BackendUnavailable, LlamaCppChat
 from rag.models import ModelUnavailable, smollm2_path
@@ -223,6 +226,21 @@ def test_the_judge_step_works_over_a_real_server(llama_server):
     settings = Settings(openai_base_url=llama_server, request_timeout=60)
     chance = judge(settings, "openai", "Where is Paris?", "Paris is the capital of France.")
     assert 0.0 < chance < 1.0  # a probability from the log-probabilities the server reports, not a bare yes or no
+
+
+def test_an_evaluation_over_a_server_records_its_model_and_server(llama_server, tmp_path, monkeypatch):
+    """Runs with another model are comparable with the bundled one: the report says what answered."""
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_OPENAI_BASE_URL", llama_server)
+    monkeypatch.setenv("RAG_REQUEST_TIMEOUT", "120")
+    out = tmp_path / "run"
+    demo = Path(__file__).resolve().parent.parent / "eval" / "datasets" / "demo"
+    argv = ["eval", str(demo), "--backend", "openai", "--pipeline", "ours", "--limit", "2", "--out", str(out), "-q"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    answered_by = summary["pipelines"]["ours"]["answered_by"]
+    assert answered_by and all(m.startswith("openai:") and m.endswith(f"@{llama_server}") for m in answered_by)
+    assert f"`{answered_by[0]}`" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_openai_wrong_path_is_explained(llama_server):
