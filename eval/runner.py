@@ -77,6 +77,7 @@ _NOT_FINGERPRINTED = {
     "max_upload_mb",
     "max_question_chars",
     "feedback_path",
+    "database_url",
     "request_timeout",
     "n_threads",
     "openai_api_key_env",

@@ -92,6 +92,9 @@ class Settings(BaseModel):
     max_upload_mb: float = 20.0
     max_question_chars: int = 2000
     feedback_path: Path | None = None  # default: <index_dir>/../feedback.jsonl
+    # Saved conversations (ui/conversations.py): a SQLAlchemy URL, e.g. postgresql+psycopg://host/db.
+    # Default: the SQLite file <index_dir>/../conversations.db.
+    database_url: str = ""
 
     @field_validator("index_dir", "demo_corpus", "feedback_path", mode="before")
     @classmethod

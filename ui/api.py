@@ -13,18 +13,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, File, HTTPException, Request, Security, UploadFile
-from fastapi.security import APIKeyHeader
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from pydantic import AfterValidator, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from rag.answer import Answer, EvidenceFound
 from rag.backends import choices, describe
-from rag.engine import Engine
 from rag.ingest import IndexProblem  # what ingesting raises when the index cannot be written
 from rag.llms import BackendUnavailable
 from rag.settings import Settings
+from ui.api_deps import Client, api_key_scheme, engine_of, errors, settings_of, store_of
+from ui.conversations import NoSuchConversation, saving_turn
 from ui.documents import document_rows, forget_upload, ingest_uploads, save_upload
 from ui.feedback import append_feedback, feedback_entry
 
@@ -33,10 +33,6 @@ from ui.feedback import append_feedback, feedback_entry
 # a minute under load. Answers beyond this many wait in a first-come queue instead.
 ANSWER_SLOTS = max(2, os.cpu_count() or 2)
 DISCONNECT_POLL_SECONDS = 0.5  # how often a request waiting for a slot checks that its client is still there
-
-_api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="A reader or editor key, when the server runs with keys set."
-)
 
 
 class ChatMessage(BaseModel):
@@ -58,15 +54,41 @@ class AskRequest(BaseModel):
         description="Who answers; default: the server's `llm_backend` setting.",
         json_schema_extra={"enum": [*choices(), None]},
     )
+    conversation_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A saved conversation (POST /api/conversations) to continue instead of sending `history`: "
+        "its turns are the history, and this turn is saved to it.",
+    )
 
 
-def engine_of(request: Request) -> Engine:
-    return request.app.state.engine
+@dataclasses.dataclass(frozen=True)
+class Asked:
+    """A checked question with the history it is asked in, and where its turn is saved (if anywhere)."""
+
+    question: str
+    history: list[dict[str, str]]
+    owner: str
+    conversation_id: str | None
+
+    def answer_stream(self, request: Request, backend: str | None) -> Iterator[str | EvidenceFound | Answer]:
+        stream = engine_of(request).ask_stream(self.question, self.history, backend)
+        if self.conversation_id is None:
+            return stream
+        return saving_turn(stream, store_of(request), self.owner, self.conversation_id, self.question)
 
 
-def settings_of(request: Request) -> Settings:
-    """The server's settings (key, limits); the engine answers with its own."""
-    return request.app.state.settings
+async def asked(body: AskRequest, request: Request, owner: str) -> Asked:
+    question = checked_question(body, settings_of(request))
+    if body.conversation_id is None:
+        return Asked(question, _history(body), owner, None)
+    if body.history:
+        raise HTTPException(422, "send either history or conversation_id: a saved conversation has its own history")
+    try:
+        history = await run_in_threadpool(store_of(request).history, owner, body.conversation_id)
+    except NoSuchConversation as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return Asked(question, history, owner, body.conversation_id)
 
 
 def _answer_slots(request: Request) -> anyio.CapacityLimiter:
@@ -76,27 +98,7 @@ def _answer_slots(request: Request) -> anyio.CapacityLimiter:
     return request.app.state.answer_slots
 
 
-def api_key_scheme(key: str | None = Security(_api_key_header)) -> None:
-    """Declares X-API-Key in the OpenAPI schema; `ui.access.AccessGuard` checks it, on every route."""
-
-
-class ErrorBody(BaseModel):
-    detail: str = Field(description="What went wrong, in a sentence a person can act on.")
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    why = {
-        401: "No key, or a wrong one (when the server runs with keys).",
-        403: "A reader key, where an editor key is needed.",
-        404: "No such document.",
-        413: "The request body is over the limit.",
-        499: "The client hung up before the answer was ready.",
-        503: "The answering model's server is down, or the index cannot be written.",
-    }
-    return {code: {"model": ErrorBody, "description": why[code]} for code in codes}
-
-
-router = APIRouter(prefix="/api", dependencies=[Depends(api_key_scheme)], tags=["api"], responses=_errors(401))
+router = APIRouter(prefix="/api", dependencies=[Depends(api_key_scheme)], tags=["api"], responses=errors(401))
 
 
 def checked_question(body: AskRequest, settings: Settings) -> str:
@@ -115,14 +117,13 @@ def _history(body: AskRequest | FeedbackRequest) -> list[dict[str, str]]:
 
 
 @router.post(
-    "/ask", summary="Answer a question with citations", response_model=Answer, responses=_errors(413, 499, 503)
+    "/ask", summary="Answer a question with citations", response_model=Answer, responses=errors(404, 413, 499, 503)
 )
-async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
-    engine = engine_of(request)
-    question = checked_question(body, settings_of(request))
+async def ask(body: AskRequest, request: Request, owner: Client) -> dict[str, Any]:
+    question = await asked(body, request, owner)
     answer = None
     try:
-        async for item in _answer_items(engine.ask_stream(question, _history(body), body.backend), request):
+        async for item in _answer_items(question.answer_stream(request, body.backend), request):
             answer = item if isinstance(item, Answer) else answer
     except BackendUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
@@ -133,14 +134,13 @@ async def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     return answer.to_json()
 
 
-async def ask_stream(body: AskRequest, request: Request) -> EventSourceResponse:
+async def ask_stream(body: AskRequest, request: Request, owner: Client) -> EventSourceResponse:
     """Server-sent events: `evidence` (the passages found, before the model starts), `token`
     (answer text as it is checked), then one `answer` (the Answer JSON, whose text replaces the
     tokens: it adds the short answer once the model has judged it, or the notice that the
     documents don't state it); `error` (JSON with `detail`) if answering fails midway."""
-    engine = engine_of(request)
-    question = checked_question(body, settings_of(request))
-    return EventSourceResponse(_answer_events(engine.ask_stream(question, _history(body), body.backend), request))
+    question = await asked(body, request, owner)
+    return EventSourceResponse(_answer_events(question.answer_stream(request, body.backend), request))
 
 
 router.add_api_route(
@@ -148,7 +148,7 @@ router.add_api_route(
     ask_stream,
     methods=["POST"],
     summary="Answer a question, streamed as SSE",
-    responses=_errors(413),
+    responses=errors(404, 413),
     response_class=EventSourceResponse,
 )
 
@@ -208,7 +208,7 @@ async def list_documents(request: Request) -> list[dict[str, Any]]:
 @router.post(
     "/documents",
     summary="Upload files into the index (txt, md, html, pdf, docx, jsonl)",
-    responses=_errors(403, 413, 503),
+    responses=errors(403, 413, 503),
 )
 async def upload_documents(request: Request, files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
     engine = engine_of(request)
@@ -223,7 +223,7 @@ async def upload_documents(request: Request, files: Annotated[list[UploadFile], 
     return {"files": [outcome.to_json() for outcome in outcomes]}
 
 
-@router.delete("/documents/{doc_id:path}", summary="Remove a document from the index", responses=_errors(403, 404))
+@router.delete("/documents/{doc_id:path}", summary="Remove a document from the index", responses=errors(403, 404))
 async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     document = (await run_in_threadpool(engine.snapshot)).documents.get(doc_id)

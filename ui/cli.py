@@ -57,6 +57,7 @@ def is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # here, not at the top: every `rag` command loads this module
 
+    from ui.conversations import StoreError
     from ui.server import create_app
 
     settings = settings.replace(host=args.host, port=args.port)
@@ -75,7 +76,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 "delete) to require a key on every route.",
                 file=sys.stderr,
             )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"serving on http://{shown}:{settings.port}/ (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

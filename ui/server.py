@@ -22,9 +22,10 @@ from starlette.responses import HTMLResponse, JSONResponse
 
 from rag.engine import Engine
 from rag.settings import Settings
-from ui import access, api, viewer, widget
+from ui import access, api, conversation_api, viewer, widget
 from ui.access import Access, AccessGuard
 from ui.chat import ASSETS, build_chat, theme
+from ui.conversations import ConversationStore
 from ui.limits import JSON_BODY_LIMIT, BodyLimit
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -40,6 +41,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="Briefing bot", description=API_DESCRIPTION, version="1", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engine = engine or Engine(settings)
+    app.state.conversations = ConversationStore.of(settings)
 
     upload_limit = int(settings.max_upload_mb * 1_000_000)
 
@@ -55,14 +57,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Content-Type", "X-API-Key"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Content-Type", "X-API-Key", "X-Client-Id"],
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
 
     app.include_router(access.router)
     app.include_router(api.router)
+    app.include_router(conversation_api.router)
     app.include_router(viewer.router)
     app.include_router(widget.router)
     app.mount("/ui-assets", StaticFiles(directory=ASSETS), name="ui-assets")
@@ -82,7 +85,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     return gr.mount_gradio_app(
         app,
-        build_chat(app.state.engine, settings),
+        build_chat(app.state.engine, settings, app.state.conversations),
         path="/",
         theme=theme(),
         css_paths=[ASSETS / "chat.css"],
