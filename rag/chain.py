@@ -10,6 +10,7 @@ component of its own module; this one only wires them and times them.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,8 +58,14 @@ class AnswerChain:
         return answer
 
     def stream(
-        self, question: str, history: History | None = None, backend: str | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        backend: str | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[str | EvidenceFound | Answer]:
+        """The evidence, the checked answer text, then the `Answer`. Once `stop` is set the model
+        stops at its next token and the stream ends without an Answer: what was shown is all."""
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
@@ -91,9 +98,10 @@ class AnswerChain:
         else:
             request = Request(standalone, lang, evidence, blocks)
             checked = CheckedReply(verifier, hold_short=judges(self.settings, backend))
-            yield from _timed(
-                _checked_stream(make_generator(self.settings, backend).reply(request, usage), checked), timings, started
-            )
+            pieces = make_generator(self.settings, backend).reply(request, usage)
+            yield from _timed(_checked_stream(pieces, checked, stop), timings, started)
+            if stop is not None and stop.is_set():
+                return
             judged_at = time.perf_counter()
             judged = judge_reply(checked, verifier, request, backend, self.settings)
             timings["judge"] = time.perf_counter() - judged_at
@@ -200,16 +208,21 @@ def _unclear(lang: str) -> str:
     return prompts.load("unclear_de" if lang == "de" else "unclear_en")
 
 
-def _checked_stream(pieces: Iterator[str], checked: CheckedReply) -> Iterator[str]:
-    """The reply's checked text; generation stops as soon as nothing more can be shown."""
+def _checked_stream(pieces: Iterator[str], checked: CheckedReply, stop: threading.Event | None) -> Iterator[str]:
+    """The reply's checked text; generation stops as soon as nothing more can be shown, or
+    at the next token once the reader stops the answer."""
     for piece in pieces:
+        if stop is not None and stop.is_set():
+            break
         if delta := checked.feed(piece):
             yield delta
         if checked.stopped:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()  # stops the model mid-reply
             break
+    close = getattr(pieces, "close", None)
+    if close:
+        close()  # stops the model mid-reply and frees its lock
+    if stop is not None and stop.is_set():
+        return  # a stopped answer shows what was checked so far, not the sentence in progress
     if tail := checked.finish():
         yield tail
 

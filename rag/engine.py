@@ -135,10 +135,15 @@ class Engine:
         return self._chain().ask(question, history, backend)
 
     def ask_stream(
-        self, question: str, history: History | None = None, backend: str | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        backend: str | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[str | EvidenceFound | Answer]:
-        """The evidence found, then the answer text as it is checked, then the final `Answer`."""
-        return self._chain().stream(question, history, backend)
+        """The evidence found, then the answer text as it is checked, then the final `Answer`;
+        setting `stop` ends the stream at the model's next token, without an Answer."""
+        return self._chain().stream(question, history, backend, stop)
 
     def _chain(self) -> AnswerChain:
         return AnswerChain(self.settings, self.answer_evidence)

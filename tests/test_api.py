@@ -173,16 +173,17 @@ def test_a_client_that_hangs_up_stops_its_answer(
     api_server: Server, client: httpx.Client, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     # The real answer stream, each piece held back a little, as a model's tokens come: the
-    # client leaves after the first, and the server must not go on computing the rest.
+    # client leaves after the first, and the server must stop before the answer is complete.
     finished, stopped = threading.Event(), threading.Event()
     real = api_server.engine.ask_stream
 
     def slow_stream(*args: Any) -> Iterator[Any]:
         try:
             for item in real(*args):
+                if isinstance(item, Answer):
+                    finished.set()
                 yield item
                 time.sleep(0.4)
-            finished.set()
         finally:
             stopped.set()
 

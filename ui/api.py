@@ -5,9 +5,12 @@ Every answer is `Answer.to_json()`, exactly what `rag ask --json` prints.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
@@ -71,8 +74,10 @@ class Asked:
     owner: str
     conversation_id: str | None
 
-    def answer_stream(self, request: Request, backend: str | None) -> Iterator[str | EvidenceFound | Answer]:
-        stream = engine_of(request).ask_stream(self.question, self.history, backend)
+    def answer_stream(
+        self, request: Request, backend: str | None, stop: threading.Event
+    ) -> Iterator[str | EvidenceFound | Answer]:
+        stream = engine_of(request).ask_stream(self.question, self.history, backend, stop)
         if self.conversation_id is None:
             return stream
         return saving_turn(stream, store_of(request), self.owner, self.conversation_id, self.question)
@@ -117,13 +122,16 @@ def _history(body: AskRequest | FeedbackRequest) -> list[dict[str, str]]:
 
 
 @router.post(
-    "/ask", summary="Answer a question with citations", response_model=Answer, responses=errors(404, 413, 499, 503)
+    "/ask",
+    summary="Answer a question with citations",
+    response_model=Answer,
+    responses=errors(404, 409, 413, 499, 503),
 )
 async def ask(body: AskRequest, request: Request, owner: Client) -> dict[str, Any]:
     question = await asked(body, request, owner)
     answer = None
     try:
-        async for item in _answer_items(question.answer_stream(request, body.backend), request):
+        async for item in _answer_items(question, body.backend, request):
             answer = item if isinstance(item, Answer) else answer
     except BackendUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
@@ -140,7 +148,7 @@ async def ask_stream(body: AskRequest, request: Request, owner: Client) -> Event
     tokens: it adds the short answer once the model has judged it, or the notice that the
     documents don't state it); `error` (JSON with `detail`) if answering fails midway."""
     question = await asked(body, request, owner)
-    return EventSourceResponse(_answer_events(question.answer_stream(request, body.backend), request))
+    return EventSourceResponse(_answer_events(_answer_items(question, body.backend, request)))
 
 
 router.add_api_route(
@@ -153,11 +161,9 @@ router.add_api_route(
 )
 
 
-async def _answer_events(
-    stream: Iterator[str | EvidenceFound | Answer], request: Request
-) -> AsyncIterator[ServerSentEvent]:
+async def _answer_events(items: AsyncIterator[str | EvidenceFound | Answer]) -> AsyncIterator[ServerSentEvent]:
     try:
-        async for item in _answer_items(stream, request):
+        async for item in items:
             if isinstance(item, Answer):
                 yield ServerSentEvent(json.dumps(item.to_json(), ensure_ascii=False), event="answer")
             elif isinstance(item, EvidenceFound):
@@ -169,34 +175,96 @@ async def _answer_events(
         yield ServerSentEvent(json.dumps({"detail": f"{type(exc).__name__}: {exc}"}), event="error")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
 async def _answer_items(
-    stream: Iterator[str | EvidenceFound | Answer], request: Request
+    question: Asked, backend: str | None, request: Request
 ) -> AsyncIterator[str | EvidenceFound | Answer]:
-    """The answer stream's items, computed in a worker thread while holding an answer slot, for
-    as long as the client is there: a client that hangs up, while waiting for a slot or midway,
-    stops its answer at the next sentence, and the next client does not wait for it."""
+    """The answer's items, for as long as the client is there; a saved conversation answers one
+    question at a time (a second one is refused with 409, never interleaved)."""
+    answering = _answering(request)
+    if question.conversation_id in answering:
+        raise HTTPException(409, "this conversation is still answering its last question: wait for it, or stop it")
+    if question.conversation_id is not None:
+        answering.add(question.conversation_id)  # no await since the check: no other request came between
+    try:
+        async for item in _answer_in_a_slot(question, backend, request):
+            yield item
+    finally:
+        answering.discard(question.conversation_id)
+
+
+def _answering(request: Request) -> set[str | None]:
+    """The saved conversations with a question being answered: one at a time each, never interleaved."""
+    if getattr(request.app.state, "answering", None) is None:
+        request.app.state.answering = set()
+    return request.app.state.answering
+
+
+async def _answer_in_a_slot(
+    question: Asked, backend: str | None, request: Request
+) -> AsyncIterator[str | EvidenceFound | Answer]:
+    """The answer runs in a thread of its own, holding an answer slot; a client that hangs up
+    (while waiting for a slot, or midway) stops the model at its next token, and its slot is
+    free within about a second."""
     slots = _answer_slots(request)
     # The slot is held for the whole answer, not per token: the local model's lock is held
     # across tokens, so a stream waiting for a slot mid-answer could deadlock with it.
-    borrower, done = object(), object()
+    borrower = object()
     while True:
         with anyio.move_on_after(DISCONNECT_POLL_SECONDS):
             await slots.acquire_on_behalf_of(borrower)
             break
         if await request.is_disconnected():
             return
+    stop = threading.Event()
+    stream = question.answer_stream(request, backend, stop)
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue[object] = asyncio.Queue()
+    done = object()
+
+    def deliver(item: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the event loop closed: the server is shutting down
+            loop.call_soon_threadsafe(items.put_nowait, item)
+
+    def produce() -> None:
+        # This thread alone runs and closes the stream: a generator cannot be closed while
+        # another thread is inside it.
+        try:
+            for item in stream:
+                deliver(item)
+                if stop.is_set():
+                    break
+        except Exception as exc:  # noqa: BLE001  (handed to the request, which reports it)
+            deliver(_Failed(exc))
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+            deliver(done)
+
+    worker = threading.Thread(target=produce, name="answer", daemon=True)
+    worker.start()
     try:
-        while not await request.is_disconnected():
-            item = await anyio.to_thread.run_sync(next, stream, done)
-            if item is done:
+        while True:
+            try:
+                item = await asyncio.wait_for(items.get(), DISCONNECT_POLL_SECONDS)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                continue
+            if item is done or await request.is_disconnected():
                 return
-            yield item  # type: ignore[misc]  # not `done`: that returned above
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]  # the stream's own items
     finally:
-        # Closing the generator stops the model and frees the lock it holds.
-        close = getattr(stream, "close", None)
-        if close is not None:
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(close)
+        stop.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(worker.join)
         slots.release_on_behalf_of(borrower)
 
 

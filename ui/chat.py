@@ -1,13 +1,13 @@
 """The Gradio chat for briefers: streamed cited answers, sources, saved conversations,
-uploads, feedback.
+stop, uploads, feedback, in English or German.
 
 Chat messages are HTML built by `ui.render` (markdown rendering is off), so every
 piece of document-derived text is escaped once, in one place. Conversations are saved
 in the conversation store (ui/conversations.py) under an opaque owner id the browser
-keeps in its local storage, with the open conversation and the chosen backend: a reload
-or a server restart brings them back. The open conversation's turns are also held in
-the session as `SavedTurn`s; the chatbot only displays them, and follow-ups send the
-plain answer texts, never the display HTML, as history.
+keeps in its local storage, with the open conversation, the chosen backend and the
+interface language: a reload or a server restart brings them back. The open
+conversation's turns are also held in the session as `SavedTurn`s; the chatbot only
+displays them, and follow-ups send the plain answer texts, never the display HTML.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import functools
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,12 @@ from ui.conversations import ConversationStore, NoSuchConversation, SavedTurn, a
 from ui.documents import document_rows, ingest_uploads, save_upload
 from ui.examples import EXAMPLE_QUESTIONS
 from ui.feedback import Vote, append_feedback, feedback_entry
+from ui.i18n import LANGUAGES, browser_language, say
 from ui.render import (
     answer_html,
     documents_html,
     error_html,
+    esc,
     evidence_html,
     muted_html,
     sources_html,
@@ -48,18 +50,8 @@ ASSETS = Path(__file__).parent / "assets"
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"]
 
-HEADER = (
-    '<header class="rag-header"><div><h1>Briefing bot</h1>'
-    "<p>Short answers from your documents. Every claim carries a numbered citation that opens its source.</p>"
-    '</div><nav><a href="/docs" target="_blank">REST API</a><a href="/embed-demo" target="_blank">Embed widget</a>'
-    "</nav></header>"
-)
-PLACEHOLDER = (
-    "<strong>Ask about the documents</strong><br>"
-    "Answers cite their sources as [1], [2], … — click one to read the passage."
-)
-
-BROWSER_DEFAULT = {"owner": "", "open": "", "backend": ""}  # what the browser keeps between visits
+# What the browser keeps between visits (its local storage): ids and choices, never the turns.
+BROWSER_DEFAULT = {"owner": "", "open": "", "backend": "", "lang": ""}
 
 
 def theme() -> gr.themes.Base:
@@ -67,25 +59,37 @@ def theme() -> gr.themes.Base:
     return gr.themes.Default(primary_hue="blue", neutral_hue="slate", font=SYSTEM_FONTS, font_mono=MONO_FONTS)
 
 
-def _messages(turns: list[SavedTurn]) -> list[dict[str, str]]:
+def header_html(lang: str) -> str:
+    return (
+        f'<header class="rag-header"><div><h1>{esc(say("title", lang))}</h1><p>{esc(say("tagline", lang))}</p>'
+        f'</div><nav><a href="/docs" target="_blank">{esc(say("rest_api", lang))}</a>'
+        f'<a href="/embed-demo" target="_blank">{esc(say("embed", lang))}</a></nav></header>'
+    )
+
+
+def _messages(turns: list[SavedTurn], lang: str) -> list[dict[str, str]]:
     """What the chatbot shows; exactly two messages per turn, which feedback relies on."""
     shown: list[dict[str, str]] = []
     for turn in turns:
         shown.append({"role": "user", "content": user_html(turn.question)})
-        shown.append({"role": "assistant", "content": turn_html(turn)})
+        shown.append({"role": "assistant", "content": turn_html(turn, lang)})
     return shown
 
 
-def turn_html(turn: SavedTurn) -> str:
+def turn_html(turn: SavedTurn, lang: str) -> str:
     if turn.answer is None:
-        return error_html(turn.error or "the answer failed")
+        return error_html(turn.error or "failed", say("could_not_answer", lang))
     if turn.status == "stopped":
-        return answer_html(turn.answer) + muted_html("Stopped before the end.")
+        return answer_html(turn.answer) + muted_html(say("stopped", lang))
     return answer_html(turn.answer)
 
 
-def _conversation_choices(store: ConversationStore, owner: str, search: str = "") -> list[tuple[str, str]]:
-    return [(c.title or "New conversation", c.id) for c in store.find(owner, search)]
+def _last_answer(turns: list[SavedTurn]) -> Answer | None:
+    return next((t.answer for t in reversed(turns) if t.answer is not None and t.status == "answered"), None)
+
+
+def _conversation_choices(store: ConversationStore, owner: str, lang: str, search: str = "") -> list[tuple[str, str]]:
+    return [(c.title or say("untitled", lang), c.id) for c in store.find(owner, search)]
 
 
 def _markdown_file(store: ConversationStore, owner: str, conversation_id: str) -> str | None:
@@ -111,194 +115,58 @@ def _example_text(data: gr.SelectData) -> str:
     return data.value["text"]
 
 
+class Answering:
+    """The answers being written, one per browser session: a second question waits its turn
+    with a message instead of interleaving, and Stop reaches the running one."""
+
+    def __init__(self) -> None:
+        self._stops: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, session: str) -> threading.Event | None:
+        with self._lock:
+            if session in self._stops:
+                return None
+            self._stops[session] = threading.Event()
+            return self._stops[session]
+
+    def end(self, session: str) -> None:
+        with self._lock:
+            self._stops.pop(session, None)
+
+    def stop(self, session: str) -> None:
+        with self._lock:
+            if session in self._stops:
+                self._stops[session].set()
+
+
 def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> gr.Blocks:
     access = Access.of(settings)
-
-    def restore(saved: dict[str, str] | None) -> tuple[Any, ...]:
-        """On page load: this browser's owner id (made on its first visit), its conversations,
-        the one that was open and the backend it chose."""
-        saved = {**BROWSER_DEFAULT, **(saved or {})}
-        if not saved["owner"]:
-            saved["owner"] = f"browser:{new_id()}"
-        turns: list[SavedTurn] = []
-        if saved["open"]:
-            try:
-                turns = store.get(saved["owner"], saved["open"]).turns
-            except NoSuchConversation:  # deleted elsewhere, or another server's database
-                saved["open"] = ""
-        chosen = saved["backend"] if saved["backend"] in choices() else settings.llm_backend
-        last = next((t.answer for t in reversed(turns) if t.answer is not None), None)
-        return (
-            saved,
-            turns,
-            _messages(turns),
-            sources_html(last),
-            gr.update(choices=_conversation_choices(store, saved["owner"]), value=saved["open"] or None),
-            chosen,
-            _markdown_file(store, saved["owner"], saved["open"]),
-        )
-
-    def open_conversation(conversation_id: str | None, saved: dict[str, str]) -> tuple[Any, ...]:
-        return restore({**saved, "open": conversation_id or ""})[:5] + (
-            _markdown_file(store, saved["owner"], conversation_id or ""),
-        )
-
-    def new_conversation(saved: dict[str, str]) -> tuple[Any, ...]:
-        # Made in the store with its first question: empty conversations do not pile up.
-        saved = {**saved, "open": ""}
-        return saved, [], [], sources_html(None), gr.update(value=None), None, None, gr.update(visible=False)
-
-    def search(text: str, saved: dict[str, str]) -> Any:
-        return gr.update(choices=_conversation_choices(store, saved["owner"], text), value=saved["open"] or None)
-
-    def rename(title: str, saved: dict[str, str]) -> tuple[Any, ...]:
-        if not saved["open"] or not title.strip():
-            return gr.skip(), title
-        store.rename(saved["owner"], saved["open"], title)
-        return gr.update(choices=_conversation_choices(store, saved["owner"]), value=saved["open"]), ""
-
-    def delete(saved: dict[str, str], confirmed: bool) -> tuple[Any, ...]:
-        if not confirmed or not saved["open"]:
-            return (gr.skip(),) * 6
-        try:
-            store.delete(saved["owner"], saved["open"])
-        except NoSuchConversation:
-            pass  # already gone: the list below shows what is left
-        saved = {**saved, "open": ""}
-        return (
-            saved,
-            [],
-            [],
-            sources_html(None),
-            gr.update(choices=_conversation_choices(store, saved["owner"]), value=None),
-            None,
-        )
-
-    def remember_backend(backend: str, saved: dict[str, str]) -> dict[str, str]:
-        return {**saved, "backend": backend}
-
-    def respond(
-        question: str, turns: list[SavedTurn], backend: str, saved: dict[str, str]
-    ) -> Iterator[tuple[Any, ...]]:
-        keep = (gr.skip(), gr.skip(), gr.skip())  # browser state, conversation list, export: unchanged
-        question = question.strip()
-        if not question:
-            yield gr.skip(), turns, gr.skip(), "", *keep
-            return
-        shown = _messages(turns) + [{"role": "user", "content": user_html(question)}]
-        if len(question) > settings.max_question_chars:
-            limit = f"The question has {len(question)} characters; the limit is {settings.max_question_chars}."
-            yield shown + [{"role": "assistant", "content": error_html(limit)}], turns, gr.skip(), question, *keep
-            return
-        owner = saved["owner"] or f"browser:{new_id()}"
-        opened = saved["open"]
-        try:
-            store.history(owner, opened) if opened else None
-        except NoSuchConversation:
-            opened, turns = "", []  # deleted in another tab: this question starts a new one
-        if not opened:
-            opened = store.create(owner).id
-        saved = {**saved, "owner": owner, "open": opened}
-        listed = gr.update(choices=_conversation_choices(store, owner), value=opened)
-        yield (
-            shown + [{"role": "assistant", "content": streaming_html("…")}],
-            turns,
-            gr.skip(),
-            "",
-            saved,
-            listed,
-            gr.skip(),
-        )
-        text, answer_id = "", new_id()
-        stream = saving_turn(
-            engine.ask_stream(question, as_history(turns), backend), store, owner, opened, question, answer_id
-        )
-        try:
-            for item in stream:
-                if isinstance(item, Answer):
-                    turns = turns + [SavedTurn(answer_id, question, item, "answered", "", datetime.now(UTC))]
-                    listed = gr.update(choices=_conversation_choices(store, owner), value=opened)
-                    exported = _markdown_file(store, owner, opened)
-                    yield _messages(turns), turns, sources_html(item), "", saved, listed, exported
-                elif isinstance(item, EvidenceFound):
-                    # On screen before the model starts: the evidence the answer will cite.
-                    yield gr.skip(), turns, evidence_html(item), "", *keep
-                else:
-                    text += item
-                    streamed = shown + [{"role": "assistant", "content": streaming_html(text)}]
-                    yield streamed, turns, gr.skip(), "", *keep
-        except Exception as exc:  # noqa: BLE001  (shown in the conversation, where the briefer is looking)
-            failed = SavedTurn(answer_id, question, None, "failed", str(exc) or type(exc).__name__, datetime.now(UTC))
-            turns = turns + [failed]
-            yield _messages(turns), turns, gr.skip(), question, *keep
-
-    def vote(turns: list[SavedTurn], saved: dict[str, str], data: gr.LikeData) -> tuple[Any, ...]:
-        if not isinstance(data.index, int) or data.liked not in (True, False) or data.index // 2 >= len(turns):
-            return None, gr.update(visible=False)
-        turn = turns[data.index // 2]
-        if turn.answer is None:
-            return None, gr.update(visible=False)
-        choice: Vote = "up" if data.liked else "down"
-        before = as_history(turns[: data.index // 2])
-        record(turn, choice, "", before, saved)
-        return (turn, choice, before), gr.update(visible=True)
-
-    def record(
-        turn: SavedTurn, choice: Vote, comment: str, before: list[dict[str, str]], saved: dict[str, str]
-    ) -> None:
-        assert turn.answer is not None
-        append_feedback(
-            settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, comment, before)
-        )
-        try:
-            store.set_feedback(saved["owner"], turn.answer_id, choice, comment)
-        except NoSuchConversation:
-            pass  # the conversation was deleted meanwhile; the feedback file still has the vote
-
-    def comment_on(
-        pending: tuple[SavedTurn, Vote, list[dict[str, str]]] | None, comment: str, saved: dict[str, str]
-    ) -> tuple[Any, ...]:
-        if pending and comment.strip():
-            turn, choice, before = pending
-            record(turn, choice, comment, before, saved)
-            gr.Info("Thank you: your comment was saved.")
-        return None, "", gr.update(visible=False)
-
-    def documents_table() -> str:
-        return documents_html(document_rows(engine))
-
-    def add_files(
-        paths: list[str] | None, request: gr.Request, progress: gr.Progress = gr.Progress()
-    ) -> tuple[str, str, None]:
-        if access.enabled and access.role_of({k.lower(): v for k, v in dict(request.headers).items()}) != "editor":
-            # The guard keeps readers from uploading; this keeps them from adding a file uploaded before.
-            return error_html("Adding documents needs an editor key: sign in with one."), documents_table(), None
-        if not paths:
-            return muted_html("Choose one or more files first."), documents_table(), None
-        saved = []
-        for path in paths:
-            with open(path, "rb") as data:
-                saved.append((Path(path).name, save_upload(settings, Path(path).name, data)))
-        outcomes = ingest_uploads(engine, saved, lambda stage, done, total: progress((done, total), desc=stage))
-        return upload_report_html(outcomes), documents_table(), None
+    answering = Answering()
 
     with gr.Blocks(title="Briefing bot", analytics_enabled=False) as blocks:
         browser = gr.BrowserState(dict(BROWSER_DEFAULT), storage_key="rag-chat")
         turns = gr.State([])
         pending = gr.State(None)
         confirmed = gr.Checkbox(visible=False)
-        with gr.Sidebar(label="Conversations", open=True, elem_id="rag-sidebar"):
-            start = gr.Button("New conversation", variant="secondary", elem_id="rag-new")
-            find = gr.Textbox(show_label=False, placeholder="Search titles", elem_id="rag-search")
+        with gr.Sidebar(label=say("conversations", "en"), open=True, elem_id="rag-sidebar"):
+            start = gr.Button(say("new_conversation", "en"), variant="secondary", elem_id="rag-new")
+            find = gr.Textbox(show_label=False, placeholder=say("search_titles", "en"), elem_id="rag-search")
             listed = gr.Radio(choices=[], show_label=False, elem_id="rag-conversations")
-            with gr.Accordion("Rename, export or delete", open=False, elem_id="rag-manage"):
-                title = gr.Textbox(show_label=False, placeholder="New title", elem_id="rag-title")
-                rename_button = gr.Button("Rename", size="sm", elem_id="rag-rename")
-                export = gr.DownloadButton("Export as Markdown", size="sm", elem_id="rag-export")
-                remove = gr.Button("Delete", size="sm", variant="stop", elem_id="rag-delete")
-        gr.HTML(HEADER)
+            with gr.Accordion(say("manage", "en"), open=False, elem_id="rag-manage") as manage:
+                title = gr.Textbox(show_label=False, placeholder=say("new_title", "en"), elem_id="rag-title")
+                rename_button = gr.Button(say("rename", "en"), size="sm", elem_id="rag-rename")
+                export = gr.DownloadButton(say("export", "en"), size="sm", elem_id="rag-export")
+                remove = gr.Button(say("delete", "en"), size="sm", variant="stop", elem_id="rag-delete")
+            language = gr.Radio(
+                [(name, code) for code, name in LANGUAGES.items()],
+                value="en",
+                label=say("language", "en"),
+                elem_id="rag-language",
+            )
+        header = gr.HTML(header_html("en"))
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
+            with gr.Tab(say("tab_ask", "en"), id="ask") as ask_tab, gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
                         elem_id="rag-chat",
@@ -311,13 +179,11 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
                         feedback_options=("Like", "Dislike"),
                         allow_tags=False,
                         examples=[{"text": q} for q in EXAMPLE_QUESTIONS],
-                        placeholder=PLACEHOLDER,
+                        placeholder=say("chat_placeholder", "en"),
                     )
                     with gr.Row(visible=False, elem_id="rag-comment") as comment_row:
-                        comment = gr.Textbox(
-                            show_label=False, scale=5, placeholder="Thanks for rating. Anything to add? (optional)"
-                        )
-                        send_comment = gr.Button("Send comment", scale=1)
+                        comment = gr.Textbox(show_label=False, scale=5, placeholder=say("comment_placeholder", "en"))
+                        send_comment = gr.Button(say("send_comment", "en"), scale=1)
                     with gr.Row():
                         question = gr.Textbox(
                             elem_id="rag-question",
@@ -325,42 +191,323 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
                             scale=6,
                             autofocus=True,
                             max_length=settings.max_question_chars,
-                            placeholder="Ask a question, e.g. What are Rutte's three priorities?",
+                            placeholder=say("placeholder", "en"),
                         )
-                        ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
+                        ask = gr.Button(say("ask", "en"), variant="primary", scale=1, elem_id="rag-ask")
+                        stop = gr.Button(say("stop", "en"), variant="stop", scale=1, visible=False, elem_id="rag-stop")
                     with gr.Row():
                         backend = gr.Dropdown(
                             list(choices()),
                             value=settings.llm_backend,
-                            label="Answering backend",
-                            scale=1,
+                            label=say("backend", "en"),
+                            scale=2,
                             min_width=160,
                         )
+                        again = gr.Button(say("ask_again", "en"), scale=1, elem_id="rag-again")
                 with gr.Column(scale=2, elem_id="rag-sources-column"):
                     sources = gr.HTML(sources_html(None), elem_id="rag-sources")
-            with gr.Tab("Documents", id="documents"), gr.Row(equal_height=False):
+            with gr.Tab(say("tab_documents", "en"), id="documents") as documents_tab, gr.Row(equal_height=False):
                 with gr.Column(scale=2):
                     files = gr.File(
-                        label="Add documents (txt, md, html, pdf, docx, jsonl)",
+                        label=say("add_documents", "en"),
                         file_count="multiple",
                         type="filepath",
                         elem_id="rag-upload",
                     )
-                    add = gr.Button("Add to index", variant="primary", elem_id="rag-add")
+                    add = gr.Button(say("add_to_index", "en"), variant="primary", elem_id="rag-add")
                     report = gr.HTML(elem_id="rag-upload-report")
                 with gr.Column(scale=3):
                     documents = gr.HTML(elem_id="rag-documents")
 
-        ask_inputs = [question, turns, backend, browser]
-        ask_outputs = [chatbot, turns, sources, question, browser, listed, export]
-        answering: dict[str, Any] = {"concurrency_limit": ANSWER_SLOTS, "concurrency_id": "answer"}
-        question.submit(respond, ask_inputs, ask_outputs, **answering)
-        ask.click(respond, ask_inputs, ask_outputs, **answering)
-        chatbot.example_select(_example_text, None, question, queue=False).then(
-            respond, ask_inputs, ask_outputs, **answering
-        )
+        # ------------------------------------------------------------------ language
+
+        translated = [
+            header,
+            manage,
+            start,
+            find,
+            title,
+            rename_button,
+            export,
+            remove,
+            language,
+            ask_tab,
+            documents_tab,
+            chatbot,
+            comment,
+            send_comment,
+            question,
+            ask,
+            stop,
+            backend,
+            again,
+            files,
+            add,
+        ]
+
+        def interface(lang: str) -> list[Any]:
+            """Every label of the page in `lang`, in the order of `translated`."""
+            return [
+                header_html(lang),
+                gr.update(label=say("manage", lang)),
+                gr.update(value=say("new_conversation", lang)),
+                gr.update(placeholder=say("search_titles", lang)),
+                gr.update(placeholder=say("new_title", lang)),
+                gr.update(value=say("rename", lang)),
+                gr.update(label=say("export", lang)),
+                gr.update(value=say("delete", lang)),
+                gr.update(label=say("language", lang), value=lang),
+                gr.update(label=say("tab_ask", lang)),
+                gr.update(label=say("tab_documents", lang)),
+                gr.update(placeholder=say("chat_placeholder", lang)),
+                gr.update(placeholder=say("comment_placeholder", lang)),
+                gr.update(value=say("send_comment", lang)),
+                gr.update(placeholder=say("placeholder", lang)),
+                gr.update(value=say("ask", lang)),
+                gr.update(value=say("stop", lang)),
+                gr.update(label=say("backend", lang)),
+                gr.update(value=say("ask_again", lang)),
+                gr.update(label=say("add_documents", lang)),
+                gr.update(value=say("add_to_index", lang)),
+            ]
+
+        def switch_language(lang: str, saved: dict[str, str], shown_turns: list[SavedTurn]) -> list[Any]:
+            saved = {**saved, "lang": lang}
+            listed_now = gr.update(
+                choices=_conversation_choices(store, saved["owner"], lang), value=saved["open"] or None
+            )
+            return [saved, _messages(shown_turns, lang), listed_now, *interface(lang)]
+
+        # ------------------------------------------------------------------ conversations
+
         shown = [browser, turns, chatbot, sources, listed]
-        blocks.load(restore, [browser], [*shown, backend, export])
+
+        def restore(saved: dict[str, str] | None, request: gr.Request) -> list[Any]:
+            """On page load: this browser's owner id (made on its first visit), its conversations,
+            the one that was open, its backend and its language."""
+            saved = {**BROWSER_DEFAULT, **(saved or {})}
+            if not saved["owner"]:
+                saved["owner"] = f"browser:{new_id()}"
+            if saved["lang"] not in LANGUAGES:
+                saved["lang"] = browser_language(request.headers.get("accept-language", "") if request else "")
+            chosen = saved["backend"] if saved["backend"] in choices() else settings.llm_backend
+            return [
+                *show(saved),
+                chosen,
+                _markdown_file(store, saved["owner"], saved["open"]),
+                *interface(saved["lang"]),
+            ]
+
+        def show(saved: dict[str, str]) -> list[Any]:
+            """The open conversation (none if it is gone), in the order of `shown`."""
+            opened: list[SavedTurn] = []
+            if saved["open"]:
+                try:
+                    opened = store.get(saved["owner"], saved["open"]).turns
+                except NoSuchConversation:  # deleted in another tab, or another server's database
+                    saved = {**saved, "open": ""}
+            listed_now = gr.update(
+                choices=_conversation_choices(store, saved["owner"], saved["lang"]), value=saved["open"] or None
+            )
+            return [saved, opened, _messages(opened, saved["lang"]), sources_html(_last_answer(opened)), listed_now]
+
+        def open_conversation(conversation_id: str | None, saved: dict[str, str]) -> list[Any]:
+            saved = {**saved, "open": conversation_id or ""}
+            return [*show(saved), _markdown_file(store, saved["owner"], saved["open"])]
+
+        def new_conversation(saved: dict[str, str]) -> list[Any]:
+            # Made in the store with its first question: empty conversations do not pile up.
+            return [*show({**saved, "open": ""}), None, None, gr.update(visible=False)]
+
+        def search(text: str, saved: dict[str, str]) -> Any:
+            return gr.update(
+                choices=_conversation_choices(store, saved["owner"], saved["lang"], text), value=saved["open"] or None
+            )
+
+        def rename(new_title: str, saved: dict[str, str]) -> list[Any]:
+            if saved["open"] and new_title.strip():
+                store.rename(saved["owner"], saved["open"], new_title)
+                return [search("", saved), ""]
+            return [gr.skip(), new_title]
+
+        def delete(saved: dict[str, str], sure: bool) -> list[Any]:
+            if not sure or not saved["open"]:
+                return [gr.skip()] * (len(shown) + 1)
+            try:
+                store.delete(saved["owner"], saved["open"])
+            except NoSuchConversation:
+                pass  # already gone: the list shows what is left
+            return [*show({**saved, "open": ""}), None]
+
+        def remember_backend(chosen: str, saved: dict[str, str]) -> dict[str, str]:
+            return {**saved, "backend": chosen}
+
+        # ------------------------------------------------------------------ asking
+
+        asked = [chatbot, turns, sources, question, browser, listed, export, ask, stop]
+
+        def respond(
+            text: str, shown_turns: list[SavedTurn], chosen: str, saved: dict[str, str], request: gr.Request
+        ) -> Iterator[list[Any]]:
+            lang = saved.get("lang") or "en"
+
+            def view(
+                chat: Any = None,
+                now: Any = None,
+                panel: Any = None,
+                box: str = "",
+                saved: Any = None,
+                listed: Any = None,
+                exported: Any = None,
+                busy: bool | None = None,
+            ) -> list[Any]:
+                """One update of `asked`; what is not given stays as it is."""
+                values = [chat, now, panel, box, saved, listed, exported]
+                buttons = [None, None] if busy is None else [gr.update(visible=not busy), gr.update(visible=busy)]
+                return [gr.skip() if v is None else v for v in values + buttons]
+
+            text = text.strip()
+            if not text:
+                yield view(now=shown_turns)
+                return
+            session = request.session_hash or "" if request else ""
+            stop_signal = answering.begin(session)
+            if stop_signal is None:
+                gr.Warning(say("busy", lang))
+                yield view(now=shown_turns, box=text)
+                return
+            try:
+                yield from answer(text, shown_turns, chosen, saved, lang, stop_signal, view)
+            finally:
+                answering.end(session)
+
+        def answer(
+            text: str,
+            shown_turns: list[SavedTurn],
+            chosen: str,
+            saved: dict[str, str],
+            lang: str,
+            stop_signal: threading.Event,
+            view: Any,
+        ) -> Iterator[list[Any]]:
+            asking = _messages(shown_turns, lang) + [{"role": "user", "content": user_html(text)}]
+            if len(text) > settings.max_question_chars:
+                limit = say("too_long", lang, count=len(text), limit=settings.max_question_chars)
+                yield view(asking + [{"role": "assistant", "content": error_html(limit)}], shown_turns, box=text)
+                return
+            owner = saved["owner"] or f"browser:{new_id()}"
+            opened = saved["open"]
+            try:
+                store.history(owner, opened) if opened else None
+            except NoSuchConversation:
+                opened, shown_turns = "", []  # deleted in another tab: this question starts a new one
+            if not opened:
+                opened = store.create(owner).id
+            saved = {**saved, "owner": owner, "open": opened}
+            listed_now = search("", saved)
+            writing = [{"role": "assistant", "content": streaming_html("…")}]
+            yield view(asking + writing, shown_turns, saved=saved, listed=listed_now, busy=True)
+            streamed = ""
+            stream = engine.ask_stream(text, as_history(shown_turns), chosen, stop_signal)
+            try:
+                for item in saving_turn(stream, store, owner, opened, text, new_id()):
+                    if isinstance(item, EvidenceFound):
+                        # On screen before the model starts: the evidence the answer will cite.
+                        yield view(now=shown_turns, panel=evidence_html(item))
+                    elif isinstance(item, str):
+                        streamed += item
+                        yield view(asking + [{"role": "assistant", "content": streaming_html(streamed)}], shown_turns)
+            except Exception:  # noqa: BLE001  (saved as a failed turn with its error, shown below)
+                pass
+            # The store has the turn as it ended: answered, stopped or failed.
+            ended = store.get(owner, opened).turns
+            last = _last_answer(ended[-1:])
+            yield view(
+                _messages(ended, lang),
+                ended,
+                sources_html(last) if last else None,
+                saved=saved,
+                listed=search("", saved),
+                exported=_markdown_file(store, owner, opened),
+                busy=False,
+            )
+
+        def stop_answer(request: gr.Request) -> None:
+            answering.stop(request.session_hash or "" if request else "")
+
+        def last_question(shown_turns: list[SavedTurn]) -> str:
+            return shown_turns[-1].question if shown_turns else ""
+
+        # ------------------------------------------------------------------ feedback
+
+        def vote(shown_turns: list[SavedTurn], saved: dict[str, str], data: gr.LikeData) -> list[Any]:
+            index = data.index if isinstance(data.index, int) else -1
+            if data.liked not in (True, False) or not 0 <= index // 2 < len(shown_turns):
+                return [None, gr.update(visible=False)]
+            turn = shown_turns[index // 2]
+            if turn.answer is None:
+                return [None, gr.update(visible=False)]
+            choice: Vote = "up" if data.liked else "down"
+            before = as_history(shown_turns[: index // 2])
+            record(turn, choice, "", before, saved)
+            return [(turn, choice, before), gr.update(visible=True)]
+
+        def record(
+            turn: SavedTurn, choice: Vote, remark: str, before: list[dict[str, str]], saved: dict[str, str]
+        ) -> None:
+            assert turn.answer is not None
+            append_feedback(
+                settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, remark, before)
+            )
+            try:
+                store.set_feedback(saved["owner"], turn.answer_id, choice, remark)
+            except NoSuchConversation:
+                pass  # the conversation was deleted meanwhile; the feedback file still has the vote
+
+        def comment_on(
+            waiting: tuple[SavedTurn, Vote, list[dict[str, str]]] | None, remark: str, saved: dict[str, str]
+        ) -> list[Any]:
+            if waiting and remark.strip():
+                turn, choice, before = waiting
+                record(turn, choice, remark, before, saved)
+                gr.Info(say("comment_saved", saved.get("lang") or "en"))
+            return [None, "", gr.update(visible=False)]
+
+        # ------------------------------------------------------------------ documents
+
+        def documents_table() -> str:
+            return documents_html(document_rows(engine))
+
+        def add_files(
+            paths: list[str] | None, saved: dict[str, str], request: gr.Request, progress: gr.Progress = gr.Progress()
+        ) -> list[Any]:
+            lang = saved.get("lang") or "en"
+            if access.enabled and access.role_of({k.lower(): v for k, v in dict(request.headers).items()}) != "editor":
+                # The guard keeps readers from uploading; this keeps them from adding a file uploaded before.
+                return [error_html(say("editor_needed", lang), say("could_not_answer", lang)), documents_table(), None]
+            if not paths:
+                return [muted_html(say("choose_files", lang)), documents_table(), None]
+            uploads = []
+            for path in paths:
+                with open(path, "rb") as data:
+                    uploads.append((Path(path).name, save_upload(settings, Path(path).name, data)))
+            outcomes = ingest_uploads(engine, uploads, lambda stage, done, total: progress((done, total), desc=stage))
+            return [upload_report_html(outcomes), documents_table(), None]
+
+        # ------------------------------------------------------------------ wiring
+
+        ask_inputs = [question, turns, backend, browser]
+        answering_events: dict[str, Any] = {"concurrency_limit": ANSWER_SLOTS, "concurrency_id": "answer"}
+        question.submit(respond, ask_inputs, asked, **answering_events)
+        ask.click(respond, ask_inputs, asked, **answering_events)
+        chatbot.example_select(_example_text, None, question, queue=False).then(
+            respond, ask_inputs, asked, **answering_events
+        )
+        again.click(last_question, [turns], question, queue=False).then(respond, ask_inputs, asked, **answering_events)
+        stop.click(stop_answer, None, None, queue=False)
+
+        blocks.load(restore, [browser], [*shown, backend, export, *translated])
+        language.input(switch_language, [language, browser, turns], [browser, chatbot, listed, *translated])
         listed.input(open_conversation, [listed, browser], [*shown, export])
         # The chatbot's own trash button clears only the display: both start a new conversation.
         for event in (start.click, chatbot.clear):
@@ -372,12 +519,14 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             delete,
             [browser, confirmed],
             [*shown, export],
-            js="(saved, _) => [saved, confirm('Delete this conversation and its answers?')]",
+            # Asked in the browser, in its language: the answer travels as the checkbox's value.
+            js="(saved, _) => [saved, confirm(saved && saved.lang === 'de' ? "
+            f"{say('confirm_delete', 'de')!r} : {say('confirm_delete', 'en')!r})]",
         )
         backend.input(remember_backend, [backend, browser], browser, queue=False)
         chatbot.like(vote, [turns, browser], [pending, comment_row])
         send_comment.click(comment_on, [pending, comment, browser], [pending, comment, comment_row])
         comment.submit(comment_on, [pending, comment, browser], [pending, comment, comment_row])
-        add.click(add_files, [files], [report, documents, files])
+        add.click(add_files, [files, browser], [report, documents, files])
         blocks.load(documents_table, None, documents)
     return blocks

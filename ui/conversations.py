@@ -279,9 +279,15 @@ def saving_turn(
     answer_id: str | None = None,
 ) -> Iterator[str | EvidenceFound | Answer]:
     """The answer stream, passed through, saving its turn once it ends: the Answer; or, when
-    the reader stops it (the stream is closed), the text shown so far marked as stopped; or
-    the error that ended it."""
+    the reader stops it (the stream ends early or is closed), the text shown so far marked as
+    stopped; or the error that ended it."""
     shown, evidence = "", None
+
+    def save_stopped() -> None:
+        store.add_turn(
+            owner, conversation_id, question, stopped_answer(question, shown, evidence), "stopped", "", answer_id
+        )
+
     try:
         for item in stream:
             if isinstance(item, Answer):
@@ -294,13 +300,18 @@ def saving_turn(
                 shown += item
             yield item
     except GeneratorExit:
-        cited = [c for c in (evidence.citations if evidence else []) if f"[{c.n}]" in shown]
-        partial = Answer(question, shown, cited, [], refused=False, confidence=0.0, backend="")
-        store.add_turn(owner, conversation_id, question, partial, "stopped", answer_id=answer_id)
+        save_stopped()
         raise
     except Exception as exc:
         store.add_turn(owner, conversation_id, question, None, "failed", str(exc) or type(exc).__name__, answer_id)
         raise
+    save_stopped()
+
+
+def stopped_answer(question: str, shown: str, evidence: EvidenceFound | None) -> Answer:
+    """What a stopped answer leaves: the checked text shown so far, with the evidence it cites."""
+    cited = [c for c in (evidence.citations if evidence else []) if f"[{c.n}]" in shown]
+    return Answer(question, shown.strip(), cited, [], refused=False, confidence=0.0, backend="")
 
 
 def _engine(url: str) -> Engine:

@@ -122,8 +122,8 @@ def user_html(question: str) -> str:
     return f'<div class="rag-question">{esc(question)}</div>'
 
 
-def error_html(message: str) -> str:
-    return f'<div class="rag-error" role="alert"><strong>Could not answer</strong><p>{esc(message)}</p></div>'
+def error_html(message: str, heading: str = "Could not answer") -> str:
+    return f'<div class="rag-error" role="alert"><strong>{esc(heading)}</strong><p>{esc(message)}</p></div>'
 
 
 def _card_html(card: Citation, answer: Answer | None = None) -> str:
