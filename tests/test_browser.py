@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,7 +78,15 @@ def browser() -> Iterator[object]:
 @pytest.fixture()
 def context(browser: object, server: Server) -> Iterator[object]:
     """A fresh browser context that fails the test if the browser or the server reached beyond loopback."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    with watched_context(browser, server, viewport={"width": 1280, "height": 860}) as watched:
+        yield watched
+
+
+@contextmanager
+def watched_context(browser: object, server: Server, **options: object) -> Iterator[object]:
+    """A browser context with `options` (locale, viewport, colour scheme) that fails the test if
+    the browser or the server reached beyond loopback."""
+    context = browser.new_context(**options)
     hosts: set[str] = set()
     context.on("request", lambda request: hosts.add(urlsplit(request.url).hostname or request.url))
     yield context
@@ -235,20 +244,20 @@ def test_uploaded_hostile_document_never_runs_anywhere(
 
     host = context.new_page()
     host.goto(host_site)
-    frame = _open_widget(host)
-    _ask_in_widget(frame, NIGHTJAR)
+    frame = open_widget(host)
+    ask_in_widget(frame, NIGHTJAR)
     assert "<script>" in frame.locator(".w-bot").last.inner_text()
     assert_not_pwned(frame)
     assert_not_pwned(host)
 
 
-def _open_widget(host: object) -> object:
+def open_widget(host: object) -> object:
     host.locator("[data-rag-widget] button.launcher").click()
     host.frame_locator("[data-rag-widget] iframe").locator("#w-question").wait_for()
     return host.frame(url=lambda url: urlsplit(url).path == "/widget")
 
 
-def _ask_in_widget(frame: object, question: str) -> None:
+def ask_in_widget(frame: object, question: str) -> None:
     before = frame.locator(".w-footer").count()
     frame.locator("#w-question").fill(question)
     frame.locator("#w-send").click()
@@ -262,7 +271,7 @@ def test_widget_answers_on_a_page_of_another_origin(
     host.goto(host_site)
     launcher = host.locator("[data-rag-widget] button.launcher")
     assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") != "rgb(255, 0, 0)"
-    frame = _open_widget(host)
+    frame = open_widget(host)
     frame.locator(".w-example").first.click()  # the first example is the Rutte question
     frame.locator(".w-footer").first.wait_for()
     bot = frame.locator(".w-bot").first
@@ -271,7 +280,7 @@ def test_widget_answers_on_a_page_of_another_origin(
     assert link.get_attribute("href").startswith("/sources/")
     assert "answered by extractive" in bot.locator(".w-footer").inner_text()
 
-    _ask_in_widget(frame, "And who did he take over from?")
+    ask_in_widget(frame, "And who did he take over from?")
     assert "Stoltenberg" in frame.locator(".w-bot").last.inner_text()
     host.screenshot(path=str(screenshots / "screenshot-widget.png"))
 
@@ -297,8 +306,8 @@ def test_with_keys_a_browser_signs_in_and_the_widget_asks_with_its_reader_key(
             try:
                 host = visitor.new_page()
                 host.goto(page_url)
-                frame = _open_widget(host)
-                _ask_in_widget(frame, RUTTE)
+                frame = open_widget(host)
+                ask_in_widget(frame, RUTTE)
                 assert re.search(r"\[\d+\]", frame.locator(".w-bot").last.inner_text())
                 assert "#key" not in frame.url
             finally:
@@ -310,3 +319,92 @@ def test_api_docs_work_offline(context: object, server: Server) -> None:
     page.goto(server.url + "/docs")
     page.wait_for_selector(".swagger-ui .opblock")
     assert page.locator(".opblock-summary-path[data-path='/api/ask']").count() == 1
+
+
+# --------------------------------------------------------------------------- saved conversations
+
+
+def conversation_titles(page: object) -> list[str]:
+    return [t.strip() for t in page.locator("#rag-conversations label").all_inner_texts()]
+
+
+def test_a_reloaded_page_shows_the_conversation_it_left(context: object, server: Server) -> None:
+    page = open_chat(context, server)
+    ask_in_chat(page, RUTTE)
+    ask_in_chat(page, "And what did he say about China?")
+    panel = page.locator("#rag-sources").inner_text()
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#rag-chat .rag-footer').length == 2")
+    shown = page.locator("#rag-chat").inner_text()
+    assert RUTTE in shown and "And what did he say about China?" in shown
+    assert conversation_titles(page)[0] == RUTTE
+    page.wait_for_function(  # the last answer's sources too
+        "(panel) => document.querySelector('#rag-sources')?.innerText === panel", arg=panel
+    )
+
+
+def test_two_conversations_are_kept_apart_renamed_and_deleted(context: object, server: Server) -> None:
+    page = open_chat(context, server)
+    ask_in_chat(page, RUTTE)
+    page.click("#rag-new")
+    page.wait_for_function("document.querySelectorAll('#rag-chat .rag-footer').length == 0")
+    ask_in_chat(page, "Wer lädt zum Gipfel in Ramstein ein?")
+    assert conversation_titles(page) == ["Wer lädt zum Gipfel in Ramstein ein?", RUTTE]
+
+    page.locator("#rag-conversations label", has_text=RUTTE).click()  # back to the first
+    page.wait_for_function("document.querySelector('#rag-chat').innerText.includes('priorities')")
+    assert "Ramstein" not in page.locator("#rag-chat").inner_text()
+
+    page.click("#rag-manage")
+    page.fill("#rag-title textarea, #rag-title input", "Rutte's priorities")
+    page.click("#rag-rename")
+    page.wait_for_function("document.querySelector('#rag-conversations').innerText.includes(\"Rutte's priorities\")")
+    page.fill("#rag-search textarea, #rag-search input", "priorities")
+    page.wait_for_function("document.querySelectorAll('#rag-conversations label').length == 1")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rag-delete")
+    page.wait_for_function("!document.querySelector('#rag-conversations').innerText.includes('priorities')")
+    assert conversation_titles(page) == ["Wer lädt zum Gipfel in Ramstein ein?"]
+    assert page.locator("#rag-chat .rag-footer").count() == 0  # the deleted one is no longer shown
+    page.reload()
+    page.wait_for_selector("#rag-conversations label")
+    assert conversation_titles(page) == ["Wer lädt zum Gipfel in Ramstein ein?"]  # the delete was saved
+
+
+def test_a_german_browser_gets_german_labels_and_can_switch(browser: object, server: Server) -> None:
+    with watched_context(browser, server, viewport={"width": 1280, "height": 860}, locale="de-DE") as context:
+        page = open_chat(context, server)
+        page.wait_for_function("document.querySelector('#rag-ask')?.innerText.trim() === 'Fragen'")
+        assert page.locator("#rag-new").inner_text().strip() == "Neue Unterhaltung"
+        assert page.locator("#rag-question textarea").get_attribute("placeholder").startswith("Stellen Sie")
+        page.get_by_label("English").check()
+        page.wait_for_function("document.querySelector('#rag-ask')?.innerText.trim() === 'Ask'")
+        page.reload()
+        page.wait_for_function("document.querySelector('#rag-ask')?.innerText.trim() === 'Ask'")  # remembered
+
+
+@pytest.mark.slow
+def test_stop_ends_a_local_model_answer_and_the_server_goes_idle(context: object, server: Server) -> None:
+    import psutil
+
+    server.engine.ask("Who leads NATO?", backend="local")  # the model loaded: loading is not interruptible
+    page = open_chat(context, server)
+    page.get_by_label("Answering backend").click()
+    page.get_by_role("option", name="local").click()
+    page.fill("#rag-question textarea", RUTTE)
+    page.click("#rag-ask")
+    # The evidence is on screen before the model starts; a warm answer then takes about 10 s.
+    page.wait_for_function("document.querySelector('#rag-sources')?.innerText.includes('Evidence found')")
+    time.sleep(1.5)
+    page.click("#rag-stop")
+    # At the model's next token; the prompt's evaluation (2-5 s on 2 cores) runs to its end first.
+    page.wait_for_selector("#rag-ask", state="visible", timeout=15_000)
+    this = psutil.Process()  # the server answers in this process's threads
+    before = sum(this.cpu_times()[:2])
+    time.sleep(2)
+    assert sum(this.cpu_times()[:2]) - before < 0.5  # CPU seconds in 2 s: the model is no longer generating
+    stopped = page.locator("#rag-chat .message-row").last
+    assert "Stopped before the end." in stopped.inner_text()
+    page.reload()
+    page.wait_for_function("document.querySelector('#rag-chat')?.innerText.includes('Stopped before the end.')")

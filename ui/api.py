@@ -11,12 +11,11 @@ import dataclasses
 import json
 import os
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
 from pydantic import AfterValidator, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +26,7 @@ from rag.ingest import IndexProblem  # what ingesting raises when the index cann
 from rag.llms import BackendUnavailable
 from rag.settings import Settings
 from ui.api_deps import Client, api_key_scheme, engine_of, errors, settings_of, store_of
-from ui.conversations import NoSuchConversation, saving_turn
+from ui.conversations import NoSuchConversation, new_id, saving_turn
 from ui.documents import document_rows, forget_upload, ingest_uploads, save_upload
 from ui.feedback import append_feedback, feedback_entry
 
@@ -73,6 +72,7 @@ class Asked:
     history: list[dict[str, str]]
     owner: str
     conversation_id: str | None
+    answer_id: str = dataclasses.field(default_factory=new_id)  # the saved turn's id, for feedback on it
 
     def answer_stream(
         self, request: Request, backend: str | None, stop: threading.Event
@@ -80,7 +80,7 @@ class Asked:
         stream = engine_of(request).ask_stream(self.question, self.history, backend, stop)
         if self.conversation_id is None:
             return stream
-        return saving_turn(stream, store_of(request), self.owner, self.conversation_id, self.question)
+        return saving_turn(stream, store_of(request), self.owner, self.conversation_id, self.question, self.answer_id)
 
 
 async def asked(body: AskRequest, request: Request, owner: str) -> Asked:
@@ -127,8 +127,11 @@ def _history(body: AskRequest | FeedbackRequest) -> list[dict[str, str]]:
     response_model=Answer,
     responses=errors(404, 409, 413, 499, 503),
 )
-async def ask(body: AskRequest, request: Request, owner: Client) -> dict[str, Any]:
+async def ask(body: AskRequest, request: Request, response: Response, owner: Client) -> dict[str, Any]:
+    """With a `conversation_id`, the header `X-Answer-Id` names the saved turn (for /api/feedback)."""
     question = await asked(body, request, owner)
+    if question.conversation_id is not None:
+        response.headers["X-Answer-Id"] = question.answer_id
     answer = None
     try:
         async for item in _answer_items(question, body.backend, request):
@@ -143,12 +146,14 @@ async def ask(body: AskRequest, request: Request, owner: Client) -> dict[str, An
 
 
 async def ask_stream(body: AskRequest, request: Request, owner: Client) -> EventSourceResponse:
-    """Server-sent events: `evidence` (the passages found, before the model starts), `token`
+    """Server-sent events: `turn` (with a `conversation_id`: the id the turn is saved under, for
+    /api/feedback), `evidence` (the passages found, before the model starts), `token`
     (answer text as it is checked), then one `answer` (the Answer JSON, whose text replaces the
     tokens: it adds the short answer once the model has judged it, or the notice that the
     documents don't state it); `error` (JSON with `detail`) if answering fails midway."""
     question = await asked(body, request, owner)
-    return EventSourceResponse(_answer_events(_answer_items(question, body.backend, request)))
+    saved = question.answer_id if question.conversation_id is not None else None
+    return EventSourceResponse(_answer_events(_answer_items(question, body.backend, request), saved))
 
 
 router.add_api_route(
@@ -161,7 +166,11 @@ router.add_api_route(
 )
 
 
-async def _answer_events(items: AsyncIterator[str | EvidenceFound | Answer]) -> AsyncIterator[ServerSentEvent]:
+async def _answer_events(
+    items: AsyncIterator[str | EvidenceFound | Answer], saved_as: str | None
+) -> AsyncIterator[ServerSentEvent]:
+    if saved_as is not None:
+        yield ServerSentEvent(json.dumps({"answer_id": saved_as}), event="turn")
     try:
         async for item in items:
             if isinstance(item, Answer):
@@ -324,10 +333,14 @@ class FeedbackRequest(BaseModel):
 
 
 @router.post("/feedback", summary="Thumbs up or down on an answer, with an optional comment")
-async def give_feedback(body: FeedbackRequest, request: Request) -> dict[str, str]:
-    answer_id = body.answer_id or uuid.uuid4().hex
+async def give_feedback(body: FeedbackRequest, request: Request, owner: Client) -> dict[str, str]:
+    """An `answer_id` of a saved turn (X-Answer-Id, the `turn` event) also keeps the vote with it."""
+    answer_id = body.answer_id or new_id()
     entry = feedback_entry(body.answer.model_dump(), answer_id, body.vote, body.comment, _history(body))
     await run_in_threadpool(append_feedback, settings_of(request).feedback_file, entry)
+    if body.answer_id:
+        with contextlib.suppress(NoSuchConversation):  # an id a first vote returned, not a saved turn
+            await run_in_threadpool(store_of(request).set_feedback, owner, body.answer_id, body.vote, body.comment)
     return {"answer_id": answer_id}
 
 

@@ -4,13 +4,17 @@ The loader (`/widget.js`) puts a button and a panel on the host page inside a Sh
 DOM, so neither page's styles leak into the other; the panel frames `/widget`, a chat
 page served from here, so the widget needs no CORS and works from any origin.
 
-`/widget/ask/stream` is `/api/ask/stream` for the widget. When the server asks for keys
-(`ui/access.py`), the snippet carries a reader key (`data-key`), which the frame sends
-with each question, and only the origins in `cors_origins` may frame the widget.
+`/widget/ask/stream` is `/api/ask/stream` for the widget. The frame keeps a random client id
+and its open conversation's id in its own origin's storage and calls `/api/conversations`
+and `/api/feedback` like any REST client (`X-Client-Id`): a reader key may do both, so the
+widget needs no routes of its own for them. When the server asks for keys (`ui/access.py`),
+the snippet carries a reader key (`data-key`), which the frame sends with each request, and
+only the origins in `cors_origins` may frame the widget.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -38,14 +42,16 @@ async def loader() -> FileResponse:
 @router.get("/widget")
 async def widget_page(request: Request) -> HTMLResponse:
     limit = request.app.state.settings.max_question_chars
-    examples = "".join(f'<button type="button" class="w-example">{esc(q)}</button>' for q in EXAMPLE_QUESTIONS)
+    # The labels are filled in by widget-chat.js, in the reader's language (English or German).
     body = (
-        '<div class="w-app"><ol class="w-log" id="w-log" aria-live="polite">'
-        '<li class="w-hello"><p>Ask about the documents. Every answer cites its sources; '
-        f'click a number to read the passage.</p><div class="w-examples">{examples}</div></li></ol>'
-        '<form class="w-form" id="w-form"><label class="w-sr" for="w-question">Your question</label>'
-        f'<textarea id="w-question" rows="1" maxlength="{limit}" placeholder="Ask a question…" required></textarea>'
-        '<button type="submit" id="w-send">Send</button></form></div>'
+        '<div class="w-app"><div class="w-bar"><button type="button" id="w-new"></button>'
+        '<div class="w-langs" id="w-langs" role="group">'
+        '<button type="button" data-lang="en" lang="en" aria-label="English">EN</button>'
+        '<button type="button" data-lang="de" lang="de" aria-label="Deutsch">DE</button></div></div>'
+        f'<ol class="w-log" id="w-log" aria-live="polite" data-examples="{esc(json.dumps(EXAMPLE_QUESTIONS))}"></ol>'
+        '<form class="w-form" id="w-form"><label class="w-sr" for="w-question" id="w-label"></label>'
+        f'<textarea id="w-question" rows="1" maxlength="{limit}" required></textarea>'
+        '<button type="submit" id="w-send" disabled></button></form></div>'
     )
     # Framing is the point of this page. With keys, the snippet carries a reader key, so only the
     # allowed origins (`cors_origins`) may frame it; without keys, any page may.
@@ -68,6 +74,10 @@ async def embed_demo(request: Request) -> HTMLResponse:
         '<button type="button" id="copy-snippet">Copy</button></div>'
         "<p><code>data-title</code> sets the panel's heading. The widget asks through "
         '<code>/widget/ask/stream</code>; programs use the REST API described at <a href="/docs">/docs</a>.</p>'
+        "<p>Each browser keeps one conversation, saved on this server: the widget's local storage (on this "
+        "server's origin, not your page's) holds only a random client id, the open conversation's id and the "
+        "chosen language. The widget speaks English or German, after the browser's language, follows the "
+        "system's dark mode, and fills the screen of a phone.</p>"
         "<p>This page includes the snippet itself: try the button in the corner.</p></main>"
         f"{code}"
     )
