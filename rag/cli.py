@@ -12,8 +12,10 @@ import json
 import os
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from index.store import IndexProblem
@@ -21,7 +23,7 @@ from rag.answer import Answer
 from rag.backends import choices
 from rag.citations import citation_for
 from rag.embedders import EmbedderUnavailable
-from rag.engine import Engine
+from rag.engine import Engine, is_default_index
 from rag.llms import BackendUnavailable
 from rag.models import ModelUnavailable
 from rag.settings import Settings, SettingsError
@@ -58,22 +60,39 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _reading(settings: Settings) -> Engine:
+    """An engine for a command that reads the index: only the default index is filled with the
+    demo corpus unasked; in a folder of the user's own, no index is an error that says what to do."""
+    return Engine(settings, auto_demo=is_default_index(settings))
+
+
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    stats = Engine(settings).stats()
+    engine = _reading(settings)
+    stats = engine.stats()
+    folders = _folders(engine)
     if args.json:
-        _print_json(stats.to_json())
+        _print_json({**stats.to_json(), "folders": folders})
         return 0
     langs = ", ".join(f"{lang} {n}" for lang, n in stats.languages.items())
     print(f"index      {stats.index_dir} (generation {stats.generation})")
     print(f"documents  {stats.documents} ({langs})")
+    for folder, count in folders.items():
+        print(f"  from     {folder} ({count})")
     print(f"chunks     {stats.chunks}")
     print(f"embedder   {stats.embedder} ({stats.vector_index} FAISS index)")
     print(f"size       {stats.size_bytes / 1e6:.2f} MB on disk")
     return 0
 
 
+def _folders(engine: Engine) -> dict[str, int]:
+    """The folders on this machine that the documents were ingested from, with how many each:
+    readers see sources only as display forms, so this is where the real paths stay."""
+    counts = Counter(str(Path(doc.origin).parent) for doc in engine.snapshot().documents.values())
+    return dict(sorted(counts.items()))
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    passages = Engine(settings).search(args.query, k=args.k, doc_ids=args.doc, langs=args.lang, mode=args.mode)
+    passages = _reading(settings).search(args.query, k=args.k, doc_ids=args.doc, langs=args.lang, mode=args.mode)
     if args.json:
         keys = ("doc_id", "title", "source", "lang", "start", "end", "score", "text")
         _print_json([{key: p.to_json()[key] for key in keys} for p in passages])
@@ -87,7 +106,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    engine = Engine(settings)
+    engine = _reading(settings)
     if args.json:
         _print_json(engine.ask(args.question, backend=args.backend).to_json())
         return 0
@@ -96,7 +115,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    engine = Engine(settings)
+    engine = _reading(settings)
     history: list[dict[str, str]] = []
     print("Ask about your documents (empty line or Ctrl-D to quit).")
     while True:
@@ -137,7 +156,7 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
     if shown:
         print("\nSources:" if not answer.refused else "\nNearest passages:")
     for c in shown:
-        print(f"  [{c.n}] {c.title[:70]} ({display_source(c.source)}, chars {c.start}-{c.end})")
+        print(f"  [{c.n}] {c.title[:70]} ({display_source(c.source, c.doc_id)}, chars {c.start}-{c.end})")
     seconds = answer.timings.get("total", 0.0)
     print(f"\n-- {answer.backend}, {seconds:.1f}s, confidence {answer.confidence:.2f}", file=sys.stderr)
     return answer

@@ -53,8 +53,20 @@ class Stats:
         return self.__dict__.copy()
 
 
+class NoIndex(FileNotFoundError):
+    """The index folder holds no index; the message says how to make one."""
+
+
+def is_default_index(settings: Settings) -> bool:
+    """Whether the settings name the default index folder, the one the demo corpus may fill unasked:
+    a folder named with --index, RAG_INDEX_DIR or a settings file is the user's own."""
+    return settings.index_dir.resolve() == Settings().index_dir.resolve()
+
+
 class Engine:
     def __init__(self, settings: Settings, auto_demo: bool = True) -> None:
+        """With `auto_demo`, an empty index is filled with the demo corpus on first use; the
+        commands ask for that only for the default index (`is_default_index`)."""
         self.settings = settings
         self.store = IndexStore(settings.index_dir)
         self._auto_demo = auto_demo
@@ -75,8 +87,8 @@ class Engine:
             if self._snapshot is None or self._snapshot.manifest.generation != generation:
                 snapshot = self.store.load()
                 if snapshot is None:
-                    raise FileNotFoundError(
-                        f"no index at {self.store.root}: run `rag ingest PATH` (or leave --index unset for the demo)"
+                    raise NoIndex(
+                        f"no index in {self.store.root}: make one with `rag --index {self.store.root} ingest PATH`"
                     )
                 check_embedder(snapshot.manifest, self.embedder.identity, self.store.root)
                 self._snapshot = snapshot

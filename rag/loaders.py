@@ -42,7 +42,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 JSONL = ".jsonl"  # one document per record: read here, not by a registered reader
 
-TITLE_MAX_CHARS = 120
+TITLE_MAX_CHARS = 80  # titles head source cards: a headline, not a paragraph
 
 # A str that UTF-8 cannot encode, as json.loads makes from the escape "\udc80" and Python from
 # a file name that is not UTF-8: the embedder's tokenizer and the index files fail on it.
@@ -212,7 +212,8 @@ def load_file(file: SourceFile, skipped: list[tuple[str, str]] | None = None) ->
     title, text, meta = reader(data)
     if not text.strip():
         raise LoadError("empty document")
-    title = _cut_title(title) or _first_line_title(text) or file.path.stem
+    own = "" if _PLACEHOLDER_TITLE.fullmatch(title.strip()) else title
+    title = _cut_title(own) or _text_title(text, file.path.name) or file.path.stem
     if _LONE_SURROGATE.search(title) or _LONE_SURROGATE.search(text):  # pypdf can map a glyph to one
         raise LoadError("text holds a lone surrogate (invalid Unicode)")
     return [_document(file.doc_id, title, str(file.path), file, text, meta)]
@@ -279,7 +280,7 @@ def read_text(data: bytes) -> tuple[str, str, dict[str, Any]]:
 def read_markdown(data: bytes) -> tuple[str, str, dict[str, Any]]:
     text, encoding = _decode_text(data)
     text = text.replace("\r\n", "\n")
-    return _front_matter_title(text), text, {"format": "md", "encoding": encoding}
+    return _front_matter_title(text) or _markdown_heading(text), text, {"format": "md", "encoding": encoding}
 
 
 def _front_matter_title(text: str) -> str:
@@ -291,20 +292,57 @@ def _front_matter_title(text: str) -> str:
     return title.group(1).strip("\"'") if title else ""
 
 
-def _first_line_title(text: str) -> str:
+_FENCED_CODE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1", re.MULTILINE | re.DOTALL)
+_HEADING_1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+
+
+def _markdown_heading(text: str) -> str:
+    """The first `# heading`, wherever it is: a README often opens with badges or a logo. A `#`
+    line in a fenced code block is a shell comment, not a heading."""
+    match = _HEADING_1.search(_FENCED_CODE.sub("", text))
+    return match.group(1) if match else ""
+
+
+# Titles that office software and PDF printers write when the author set none.
+_PLACEHOLDER_TITLE = re.compile(r"(?i)untitled|microsoft word - .*|.*\.(?:docx?|pdf|odt|rtf|txt)")
+
+
+def _text_title(text: str, file_name: str = "") -> str:
+    """The title of a document that gives none: its first line when that is short enough to be a
+    heading, else the file's name when it is made of words ("board-minutes.txt"), else the first
+    line cut short."""
+    line = _first_line(text)
+    if len(line) <= TITLE_MAX_CHARS:
+        return line or _name_title(file_name)
+    return _name_title(file_name) or _cut_title(line)
+
+
+def _first_line(text: str) -> str:
+    """The first line holding a letter or digit, after any front matter and without a leading `#`."""
     body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.DOTALL)
-    for line in body.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
-            return _cut_title(line)
+    for raw in body.splitlines():
+        line = " ".join(raw.strip().lstrip("#").split())
+        if re.search(r"[^\W_]", line):
+            return line
     return ""
+
+
+def _name_title(file_name: str) -> str:
+    """A file name as words ("board_minutes-2024.txt" is "board minutes 2024"); "" for a name
+    without a word of three letters ("002_159690cec7945fb9.txt", "a.txt"), which tells nothing."""
+    stem = Path(file_name).stem
+    words = [w for w in re.split(r"[\s_]+" if " " in stem else r"[\s_-]+", stem) if w]
+    return " ".join(words) if any(w.isalpha() and len(w) >= 3 for w in words) else ""
 
 
 def _cut_title(title: str) -> str:
     title = " ".join(title.split())
     if len(title) <= TITLE_MAX_CHARS:
         return title
-    return title[: TITLE_MAX_CHARS - 1].rstrip() + "…"
+    head = title[:TITLE_MAX_CHARS].rpartition(" ")[0]  # whole words: "at NATO…", not "at NATO head…"
+    if len(head) < TITLE_MAX_CHARS // 2:  # a very long word, or a script written without spaces
+        head = title[: TITLE_MAX_CHARS - 1]
+    return head.rstrip(" ,;:-–") + "…"
 
 
 # ---- HTML
@@ -628,7 +666,7 @@ def _load_jsonl(file: SourceFile, data: bytes, skipped: list[tuple[str, str]]) -
             continue
         seen.add(record["id"])
         source = record["source"] or f"{file.path}#{record['id']}"
-        title = _cut_title(record["title"]) or _first_line_title(record["text"])
+        title = _cut_title(record["title"]) or _text_title(record["text"]) or record["id"]
         meta = {"format": "jsonl", "line": number}
         documents.append(_document(record["id"], title, source, file, record["text"], meta, record["lang"]))
     if not documents:

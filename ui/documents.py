@@ -1,4 +1,5 @@
-"""The documents in the index as the UI and the API show them, and uploads into it.
+"""The documents in the index as the UI and the API show them (the library: its rows, a summary,
+example questions, filtering and deleting), and uploads into it.
 
 Uploads are copied into `<index_dir>/../uploads/` under their (sanitised) names, so
 the index's origin for them is a stable path: uploading `notes.txt` again updates
@@ -12,17 +13,20 @@ import os
 import re
 import shutil
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from rag.engine import Engine
+from rag.claims import name_words
+from rag.engine import Engine, NoIndex
+from rag.generate import LANGUAGE_NAMES
 from rag.ingest import IngestReport, Progress
 from rag.loaders import LoadError, discover, load_file
 from rag.settings import Settings
+from rag.sources import display_source
 
 Status = Literal["added", "updated", "unchanged", "skipped"]
 _UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -144,7 +148,7 @@ def _moved_in(moves: list[tuple[Path, Path]]) -> Iterator[None]:
 
 def _documents_by_origin(engine: Engine) -> dict[str, list[str]]:
     by_origin: dict[str, list[str]] = {}
-    for doc in engine.snapshot().documents.values():
+    for doc in _documents(engine):
         by_origin.setdefault(doc.origin, []).append(doc.doc_id)
     return {origin: sorted(ids) for origin, ids in by_origin.items()}
 
@@ -159,10 +163,109 @@ def forget_upload(engine: Engine, settings: Settings, origin: str) -> None:
 
 
 def document_rows(engine: Engine) -> list[dict[str, Any]]:
-    """One row per indexed document: doc_id, title, source, lang and its number of chunks."""
-    snapshot = engine.snapshot()
+    """One row per indexed document, by title: doc_id, title, source (as a reader may see it: no
+    path of the server), lang (ISO code), language (its name) and chunks (how many). There is no
+    date: the index records none per document. No rows while there is no index."""
+    try:
+        snapshot = engine.snapshot()
+    except NoIndex:
+        return []
     chunks = Counter(chunk.doc_id for chunk in snapshot.chunks)
     return [
-        {"doc_id": d.doc_id, "title": d.title, "source": d.source, "lang": d.lang, "chunks": chunks[d.doc_id]}
-        for d in sorted(snapshot.documents.values(), key=lambda d: d.doc_id)
+        {
+            "doc_id": d.doc_id,
+            "title": d.title,
+            "source": display_source(d.source, d.doc_id),
+            "lang": d.lang,
+            "language": language_name(d.lang),
+            "chunks": chunks[d.doc_id],
+        }
+        for d in sorted(snapshot.documents.values(), key=lambda d: (d.title.casefold(), d.doc_id))
     ]
+
+
+def language_name(lang: str) -> str:
+    """The English name of a language code, or the code where the answer prompts know no name."""
+    return "unknown language" if lang == "und" else LANGUAGE_NAMES.get(lang, lang)
+
+
+def filter_rows(rows: list[dict[str, Any]], words: str = "", lang: str = "") -> list[dict[str, Any]]:
+    """The rows whose title, source or id hold every one of `words` (in any case), in the language
+    `lang` ("" for any): the library's search box and language choice."""
+    wanted = words.casefold().split()
+    return [
+        row
+        for row in rows
+        if (not lang or row["lang"] == lang)
+        and all(w in f"{row['title']} {row['source']} {row['doc_id']}".casefold() for w in wanted)
+    ]
+
+
+def delete_document(engine: Engine, doc_id: str) -> bool:
+    """Remove one document from the index, and its uploaded file once nothing else comes from
+    it, as `DELETE /api/documents/{doc_id}` does; False when the index holds no such document."""
+    document = next((d for d in _documents(engine) if d.doc_id == doc_id), None)
+    if document is None:
+        return False
+    engine.remove([doc_id])
+    forget_upload(engine, engine.settings, document.origin)
+    return True
+
+
+NO_DOCUMENTS = "No documents yet: add some in the Documents tab."
+TOPICS = 3  # names the summary gives
+EXAMPLES = 4  # example questions offered
+LEDE_CHARS = 3000  # where a document names its subject; reading only this keeps a big library quick
+# One question on a name, per language; other languages are asked in English, as the UI is written.
+_ASK_ABOUT = {"en": "What is said about {}?", "de": "Was steht in den Dokumenten zum Stichwort „{}“?"}
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def library_summary(engine: Engine) -> str:
+    """What the index holds, for the chat's first view: "5 documents in English and German, mostly
+    about NATO, Rutte and Ukraine." The names are those the most documents mention."""
+    rows = document_rows(engine)
+    if not rows:
+        return NO_DOCUMENTS
+    count = f"{len(rows)} document{'' if len(rows) == 1 else 's'}"
+    by_use = Counter(row["lang"] for row in rows if row["lang"] != "und")
+    languages = f" in {_and([language_name(lang) for lang, _ in by_use.most_common()])}" if by_use else ""
+    names = [name for name, _ in _names(engine)[:TOPICS]]
+    return f"{count}{languages}{f', mostly about {_and(names)}' if names else ''}."
+
+
+def example_questions(engine: Engine) -> list[str]:
+    """Questions a newcomer can ask of this library, one on each name the most documents mention,
+    in the language of most of the documents that mention it: "What is said about NATO?"."""
+    return [_ASK_ABOUT.get(lang, _ASK_ABOUT["en"]).format(name) for name, lang in _names(engine)[:EXAMPLES]]
+
+
+def _names(engine: Engine) -> list[tuple[str, str]]:
+    """(name, the language of most documents that mention it), the names most documents mention
+    first. Only names that at least two documents share, unless there is just one: a name one
+    document of many mentions is not what the library is about. Of a German text only names that
+    cannot be nouns (NATO, McKinsey) count, since German capitalises every noun."""
+    documents = _documents(engine)
+    mentions: Counter[str] = Counter()
+    languages: defaultdict[str, Counter[str]] = defaultdict(Counter)  # of the documents mentioning a name
+    for doc in documents:
+        found = [_POSSESSIVE.sub("", w) for w in name_words(doc.text[:LEDE_CHARS], unmistakable_only=doc.lang == "de")]
+        mentions.update(found)
+        for name in set(found):
+            languages[name][doc.lang] += 1
+    spread = {name: langs.total() for name, langs in languages.items()}
+    shared = min(2, len(documents))
+    ranked = sorted((n for n in spread if spread[n] >= shared), key=lambda n: (-spread[n], -mentions[n], n))
+    return [(name, languages[name].most_common(1)[0][0]) for name in ranked]
+
+
+def _documents(engine: Engine) -> list[Any]:
+    """The indexed documents; none while there is no index (a server on a folder of its own)."""
+    try:
+        return list(engine.snapshot().documents.values())
+    except NoIndex:
+        return []
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

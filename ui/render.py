@@ -128,7 +128,8 @@ def error_html(message: str, heading: str = "Could not answer") -> str:
 
 def _card_html(card: Citation, answer: Answer | None = None) -> str:
     langs = {p.chunk_id: p.lang for p in answer.passages} if answer else {}
-    meta = " · ".join(esc(part) for part in (display_source(card.source), langs.get(card.chunk_id, "")) if part)
+    shown = display_source(card.source, card.doc_id)
+    meta = " · ".join(esc(part) for part in (shown, langs.get(card.chunk_id, "")) if part)
     return (
         '<li class="rag-source">'
         f'<a class="rag-source-title" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
@@ -173,8 +174,8 @@ def table_html(headers: Iterable[str], rows: Iterable[Iterable[object]], empty: 
 
 def documents_html(rows: Iterable[dict[str, Any]]) -> str:
     table = table_html(
-        ("Document", "Title", "Language", "Chunks"),
-        [(d["doc_id"], d["title"], d["lang"], d["chunks"]) for d in rows],
+        ("Title", "Source", "Language", "Chunks", "Id"),
+        [(d["title"], d["source"], d["language"], d["chunks"], d["doc_id"]) for d in rows],
         "The index holds no documents yet.",
     )
     return f'<div class="rag-panel"><h3>Documents in the index</h3>{table}</div>'

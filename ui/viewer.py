@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
+from rag.engine import NoIndex
+from rag.sources import display_source
 from ui.render import esc, page_html, page_response
 
 router = APIRouter(include_in_schema=False)
@@ -13,8 +15,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/sources/{doc_id:path}")
 async def view_source(doc_id: str, request: Request, start: int | None = None, end: int | None = None) -> HTMLResponse:
-    snapshot = await run_in_threadpool(request.app.state.engine.snapshot)
-    document = snapshot.documents.get(doc_id)
+    try:
+        snapshot = await run_in_threadpool(request.app.state.engine.snapshot)
+    except NoIndex:  # a server on a folder of its own that nothing was added to yet
+        snapshot = None
+    document = snapshot.documents.get(doc_id) if snapshot else None
     if document is None:
         body = (
             '<main class="page narrow"><p class="eyebrow">Source viewer</p><h1>Document not found</h1>'
@@ -39,7 +44,7 @@ async def view_source(doc_id: str, request: Request, start: int | None = None, e
         '<main class="page"><header class="doc-head"><p class="eyebrow">Source viewer</p>'
         f'<h1>{esc(document.title)}</h1><dl class="doc-meta">'
         f"<dt>Document</dt><dd><code>{esc(document.doc_id)}</code></dd>"
-        f"<dt>Source</dt><dd>{esc(document.source)}</dd>"
+        f"<dt>Source</dt><dd>{esc(display_source(document.source, document.doc_id))}</dd>"
         f"<dt>Language</dt><dd>{esc(document.lang)}</dd>{cited}</dl></header>"
         f'<article class="doc-text">{article}</article></main>'
     )
