@@ -63,6 +63,7 @@ _ANSWER_CODE = (
     "rag.llms",
     "rag.language",
     "rag.confidence",
+    "rag.sources",
     "eval.baselines",
 )
 

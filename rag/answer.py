@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from index.records import Document
+from rag.sources import display_source
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,11 @@ class Passage:
 
     @classmethod
     def of(cls, doc: Document, chunk_id: str, start: int, end: int, score: float, similarity: float) -> Passage:
-        """The span [start, end) of a document, as retrieval ranked it."""
+        """The span [start, end) of a document, as retrieval ranked it; its source as readers may
+        see it (no path on the server: answers reach visitors)."""
         return cls(
-            chunk_id, doc.doc_id, doc.title, doc.source, doc.lang, start, end, doc.text[start:end],
+            chunk_id, doc.doc_id, doc.title, display_source(doc.source, doc.doc_id), doc.lang, start, end,
+            doc.text[start:end],
             round(score, 6), round(similarity, 4),
         )  # fmt: skip
 

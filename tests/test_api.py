@@ -183,7 +183,7 @@ def test_a_client_that_hangs_up_stops_its_answer(
                 if isinstance(item, Answer):
                     finished.set()
                 yield item
-                time.sleep(0.4)
+                time.sleep(0.8)
         finally:
             stopped.set()
 

@@ -250,10 +250,6 @@ def test_the_source_viewer_shows_no_server_path(library_server: tuple[Server, ht
     assert "harbour-rules.md" in client.get("/sources/harbour-rules").text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Passage.of (rag/answer.py) still copies Document.source; it must call rag.sources.display_source",
-)
 def test_an_answer_names_its_sources_without_server_paths(library_server: tuple[Server, httpx.Client]) -> None:
     server, client = library_server
     answer = client.post("/api/ask", json={"question": "Who may moor at the east quay of Kestrel harbour?"}).json()

@@ -9,6 +9,7 @@ import pytest
 from rag.answer import Passage
 from rag.cli import main
 from rag.engine import Engine
+from rag.sources import display_source
 
 GERMAN = "000_7158970d0917ea8d"
 MENTION_LUNGESCU = {"002_159690cec7945fb9", "003_2f614e97bf582ec3"}
@@ -31,7 +32,11 @@ def test_passages_carry_their_exact_span_and_source(demo_engine: Engine) -> None
     for passage in demo_engine.search("defense spending target of 2 percent", k=5):
         doc = snapshot.documents[passage.doc_id]
         assert doc.text[passage.start : passage.end] == passage.text
-        assert (passage.source, passage.lang, passage.title) == (doc.source, doc.lang, doc.title)
+        assert (passage.source, passage.lang, passage.title) == (
+            display_source(doc.source, doc.doc_id),
+            doc.lang,
+            doc.title,
+        )
     scores = [p.score for p in demo_engine.search("defense spending target of 2 percent", k=5)]
     assert scores == sorted(scores, reverse=True)
 

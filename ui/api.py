@@ -22,12 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.answer import Answer, EvidenceFound
 from rag.backends import choices, describe
+from rag.engine import NoIndex
 from rag.ingest import IndexProblem  # what ingesting raises when the index cannot be written
 from rag.llms import BackendUnavailable
 from rag.settings import Settings
 from ui.api_deps import Client, api_key_scheme, engine_of, errors, settings_of, store_of
 from ui.conversations import NoSuchConversation, new_id, saving_turn
-from ui.documents import document_rows, forget_upload, ingest_uploads, save_upload
+from ui.documents import NO_DOCUMENTS, document_rows, forget_upload, ingest_uploads, save_upload
 from ui.feedback import append_feedback, feedback_entry
 
 # Answering is CPU-bound: running more answers at once than there are cores only
@@ -138,6 +139,8 @@ async def ask(body: AskRequest, request: Request, response: Response, owner: Cli
             answer = item if isinstance(item, Answer) else answer
     except BackendUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
+    except NoIndex as exc:  # a server on a folder of its own, before the first upload
+        raise HTTPException(409, NO_DOCUMENTS) from exc
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     if answer is None:
@@ -181,7 +184,9 @@ async def _answer_events(
             else:
                 yield ServerSentEvent(item, event="token")
     except Exception as exc:  # noqa: BLE001  (the response has started: an error can only travel as an event)
-        yield ServerSentEvent(json.dumps({"detail": f"{type(exc).__name__}: {exc}"}), event="error")
+        # NoIndex's own message names the server's folder, which visitors do not see.
+        detail = NO_DOCUMENTS if isinstance(exc, NoIndex) else f"{type(exc).__name__}: {exc}"
+        yield ServerSentEvent(json.dumps({"detail": detail}), event="error")
 
 
 @dataclasses.dataclass(frozen=True)

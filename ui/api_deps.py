@@ -64,7 +64,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No key, or a wrong one (when the server runs with keys).",
         403: "A reader key, where an editor key is needed.",
         404: "No such document or conversation (a conversation of another client counts as none).",
-        409: "The conversation is still answering its previous question.",
+        409: "The conversation is still answering its previous question, or the index holds no documents yet.",
         413: "The request body is over the limit.",
         499: "The client hung up before the answer was ready.",
         503: "The answering model's server is down, or the index cannot be written.",
