@@ -29,7 +29,15 @@ from rag.settings import Settings
 from ui.access import Access
 from ui.api import ANSWER_SLOTS
 from ui.conversations import ConversationStore, NoSuchConversation, SavedTurn, as_history, new_id, saving_turn
-from ui.documents import document_rows, ingest_uploads, save_upload
+from ui.documents import (
+    delete_document,
+    document_rows,
+    example_questions,
+    filter_rows,
+    ingest_uploads,
+    library_summary,
+    save_upload,
+)
 from ui.examples import EXAMPLE_QUESTIONS
 from ui.feedback import Vote, append_feedback, feedback_entry
 from ui.i18n import LANGUAGES, browser_language, say
@@ -217,7 +225,25 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
                     add = gr.Button(say("add_to_index", "en"), variant="primary", elem_id="rag-add")
                     report = gr.HTML(elem_id="rag-upload-report")
                 with gr.Column(scale=3):
+                    library_summary_box = gr.Markdown(elem_id="rag-library-summary")
+                    with gr.Row():
+                        library_words = gr.Textbox(
+                            show_label=False,
+                            placeholder=say("filter_documents", "en"),
+                            scale=3,
+                            elem_id="rag-library-filter",
+                        )
+                        library_lang = gr.Dropdown(
+                            [(say("any_language", "en"), "")],
+                            value="",
+                            show_label=False,
+                            scale=1,
+                            elem_id="rag-library-lang",
+                        )
                     documents = gr.HTML(elem_id="rag-documents")
+                    with gr.Row():
+                        doomed = gr.Dropdown([], label=say("document_to_delete", "en"), scale=3, elem_id="rag-doomed")
+                        forget = gr.Button(say("delete_document", "en"), variant="stop", scale=1, elem_id="rag-forget")
 
         # ------------------------------------------------------------------ language
 
@@ -233,7 +259,6 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             language,
             ask_tab,
             documents_tab,
-            chatbot,
             comment,
             send_comment,
             question,
@@ -259,7 +284,6 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
                 gr.update(label=say("language", lang), value=lang),
                 gr.update(label=say("tab_ask", lang)),
                 gr.update(label=say("tab_documents", lang)),
-                gr.update(placeholder=say("chat_placeholder", lang)),
                 gr.update(placeholder=say("comment_placeholder", lang)),
                 gr.update(value=say("send_comment", lang)),
                 gr.update(placeholder=say("placeholder", lang)),
@@ -276,7 +300,16 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             listed_now = gr.update(
                 choices=_conversation_choices(store, saved["owner"], lang), value=saved["open"] or None
             )
-            return [saved, _messages(shown_turns, lang), listed_now, *interface(lang)]
+            return [saved, conversation_view(shown_turns, lang), listed_now, *interface(lang)]
+
+        def conversation_view(shown_turns: list[SavedTurn], lang: str) -> Any:
+            """The chatbot: the turns, or for a new conversation what the library holds and
+            example questions drawn from it."""
+            welcome = f"{say('chat_placeholder', lang)}\n\n{library_summary(engine)}"
+            examples = example_questions(engine) or list(EXAMPLE_QUESTIONS)
+            return gr.update(
+                value=_messages(shown_turns, lang), placeholder=welcome, examples=[{"text": q} for q in examples]
+            )
 
         # ------------------------------------------------------------------ conversations
 
@@ -309,7 +342,8 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             listed_now = gr.update(
                 choices=_conversation_choices(store, saved["owner"], saved["lang"]), value=saved["open"] or None
             )
-            return [saved, opened, _messages(opened, saved["lang"]), sources_html(_last_answer(opened)), listed_now]
+            panel = sources_html(_last_answer(opened), saved["lang"])
+            return [saved, opened, conversation_view(opened, saved["lang"]), panel, listed_now]
 
         def open_conversation(conversation_id: str | None, saved: dict[str, str]) -> list[Any]:
             saved = {**saved, "open": conversation_id or ""}
@@ -456,13 +490,8 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             turn: SavedTurn, choice: Vote, remark: str, before: list[dict[str, str]], saved: dict[str, str]
         ) -> None:
             assert turn.answer is not None
-            append_feedback(
-                settings.feedback_file, feedback_entry(turn.answer.to_json(), turn.answer_id, choice, remark, before)
-            )
-            try:
-                store.set_feedback(saved["owner"], turn.answer_id, choice, remark)
-            except NoSuchConversation:
-                pass  # the conversation was deleted meanwhile; the feedback file still has the vote
+            entry = feedback_entry(turn.answer.to_json(), turn.answer_id, choice, remark, before)
+            append_feedback(store, saved["owner"], entry)
 
         def comment_on(
             waiting: tuple[SavedTurn, Vote, list[dict[str, str]]] | None, remark: str, saved: dict[str, str]
@@ -475,24 +504,49 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
 
         # ------------------------------------------------------------------ documents
 
-        def documents_table() -> str:
-            return documents_html(document_rows(engine))
+        def library(words: str = "", lang: str = "") -> list[Any]:
+            """The Documents tab: what the index holds, the table filtered by words and language,
+            and the documents one may delete, in the order of `shelves`."""
+            rows = document_rows(engine)
+            languages = sorted({(row["language"], row["lang"]) for row in rows})
+            shown_rows = filter_rows(rows, words, lang)
+            return [
+                library_summary(engine),
+                documents_html(shown_rows),
+                gr.update(choices=[(say("any_language", "en"), ""), *languages]),
+                gr.update(
+                    choices=[(f"{row['title']} ({row['source']})", row["doc_id"]) for row in shown_rows], value=None
+                ),
+            ]
+
+        def delete_from_library(
+            doc_id: str | None, words: str, lang: str, sure: bool, request: gr.Request
+        ) -> list[Any]:
+            if doc_id and sure and is_editor(request):
+                delete_document(engine, doc_id)
+            return library(words, lang)
+
+        def is_editor(request: gr.Request) -> bool:
+            # The guard keeps readers from uploading; this keeps them from changing the library.
+            return (
+                not access.enabled
+                or access.role_of({k.lower(): v for k, v in dict(request.headers).items()}) == "editor"
+            )
 
         def add_files(
             paths: list[str] | None, saved: dict[str, str], request: gr.Request, progress: gr.Progress = gr.Progress()
         ) -> list[Any]:
             lang = saved.get("lang") or "en"
-            if access.enabled and access.role_of({k.lower(): v for k, v in dict(request.headers).items()}) != "editor":
-                # The guard keeps readers from uploading; this keeps them from adding a file uploaded before.
-                return [error_html(say("editor_needed", lang), say("could_not_answer", lang)), documents_table(), None]
+            if not is_editor(request):
+                return [error_html(say("editor_needed", lang), say("could_not_answer", lang)), None, *library()]
             if not paths:
-                return [muted_html(say("choose_files", lang)), documents_table(), None]
+                return [muted_html(say("choose_files", lang)), None, *library()]
             uploads = []
             for path in paths:
                 with open(path, "rb") as data:
                     uploads.append((Path(path).name, save_upload(settings, Path(path).name, data)))
             outcomes = ingest_uploads(engine, uploads, lambda stage, done, total: progress((done, total), desc=stage))
-            return [upload_report_html(outcomes), documents_table(), None]
+            return [upload_report_html(outcomes), None, *library()]
 
         # ------------------------------------------------------------------ wiring
 
@@ -527,6 +581,15 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
         chatbot.like(vote, [turns, browser], [pending, comment_row])
         send_comment.click(comment_on, [pending, comment, browser], [pending, comment, comment_row])
         comment.submit(comment_on, [pending, comment, browser], [pending, comment, comment_row])
-        add.click(add_files, [files, browser], [report, documents, files])
-        blocks.load(documents_table, None, documents)
+        shelves = [library_summary_box, documents, library_lang, doomed]
+        add.click(add_files, [files, browser], [report, files, *shelves])
+        blocks.load(library, None, shelves)
+        library_words.change(library, [library_words, library_lang], shelves, queue=False)
+        library_lang.input(library, [library_words, library_lang], shelves, queue=False)
+        forget.click(
+            delete_from_library,
+            [doomed, library_words, library_lang, confirmed],
+            shelves,
+            js="(doc, words, lang, _) => [doc, words, lang, Boolean(doc) && confirm('Delete this document from the index?')]",
+        )
     return blocks

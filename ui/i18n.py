@@ -78,6 +78,10 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "Adding documents needs an editor key: sign in with one.",
         "de": "Zum Hinzufügen von Dokumenten ist ein Bearbeiterschlüssel nötig: melden Sie sich damit an.",
     },
+    "filter_documents": {"en": "Filter by title, source or id", "de": "Nach Titel, Quelle oder Id filtern"},
+    "any_language": {"en": "Any language", "de": "Alle Sprachen"},
+    "document_to_delete": {"en": "Document to delete", "de": "Zu löschendes Dokument"},
+    "delete_document": {"en": "Delete document", "de": "Dokument löschen"},
     "choose_files": {"en": "Choose one or more files first.", "de": "Wählen Sie zuerst eine oder mehrere Dateien."},
     # Inside an answer (in the answer's language)
     "not_in_documents": {"en": "Not in the documents", "de": "Nicht in den Dokumenten"},
@@ -104,6 +108,7 @@ WORDS: dict[str, dict[Lang, str]] = {
         "de": "Nächstliegende Belege (sie nennen die Antwort nicht eindeutig)",
     },
     "no_evidence": {"en": "no evidence", "de": "keine Belege"},
+    "copy": {"en": "Copy", "de": "Kopieren"},
     "no_passages": {"en": "no passages", "de": "keine Stellen"},
 }
 

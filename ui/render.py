@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from markdown_it import MarkdownIt
 from starlette.responses import HTMLResponse
 
 from rag.answer import Answer, Citation, EvidenceFound
@@ -23,9 +24,14 @@ from rag.confidence import in_words
 from rag.language import detect_language
 from rag.sources import display_source
 from ui.documents import FileOutcome
+from ui.i18n import answer_language, say
 
 SNIPPET_CHARS = 280
+PREVIEW_CHARS = 200  # the cited sentence shown when the pointer rests on [n]
 _MARK = re.compile(r"\[(\d+)\]")
+# CommonMark without raw HTML (it stays text) and without images (nothing is fetched); links
+# to javascript: and other unsafe schemes are refused by markdown-it's own link check.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
 
 
 def esc(value: object) -> str:
@@ -56,61 +62,84 @@ def passage_cards(answer: Answer) -> list[Citation]:
 
 
 def linked_text(text: str, answer: Answer) -> str:
-    """Answer text with each [n] that has a citation turned into a link to the cited span."""
+    """Plain answer text, escaped, with each [n] that has a citation linked to the cited span."""
+    return _linked_marks(esc(text), answer)
+
+
+def rich_text(text: str, answer: Answer) -> str:
+    """Answer text as safe Markdown (paragraphs, lists, emphasis, links) with [n] linked."""
+    return _linked_marks(_MARKDOWN.render(text), answer)
+
+
+def _linked_marks(markup: str, answer: Answer) -> str:
+    """Each [n] in escaped markup that has a citation becomes a link to its span, whose hover
+    shows the cited sentence; a mark that points nowhere stays text."""
     cited = {card.n: card for card in cited_cards(answer)}
-    out: list[str] = []
-    last = 0
-    for match in _MARK.finditer(text):
+
+    def link(match: re.Match[str]) -> str:
         card = cited.get(int(match.group(1)))
         if card is None:
-            continue
-        out.append(esc(text[last : match.start()]))
-        out.append(
+            return match.group(0)
+        preview = f"{card.title}: “{snippet(card.quote, PREVIEW_CHARS)}”"
+        return (
             f'<a class="rag-cite" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
-            f'rel="noopener" title="{esc(card.title)}">[{card.n}]</a>'
+            f'rel="noopener" title="{esc(preview)}">[{card.n}]</a>'
         )
-        last = match.end()
-    out.append(esc(text[last:]))
-    return "".join(out)
+
+    return _MARK.sub(link, markup)
 
 
 def footer_text(answer: Answer) -> str:
-    """The small line under an answer naming who answered, how fast, from how much."""
+    """The small line under an answer naming who answered, how fast, from how much, in the
+    answer's language."""
+    lang = answer_language(detect_language(answer.question))
     seconds = answer.timings.get("total")
-    parts = [f"answered by {answer.backend}"]
+    parts = [say("answered_by", lang, backend=answer.backend)]
     if seconds is not None:
         parts.append(f"{seconds:.1f} s")
     if answer.refused:
-        parts.append("not in the documents")
+        parts.append(say("refused_footer", lang))
     else:
         count = len(cited_cards(answer))
-        parts.append(f"{count} source{'' if count == 1 else 's'}")
+        parts.append(say("source_count", lang) if count == 1 else say("sources_count", lang, count=count))
         # Calibrated: the share of such answers that were right on the dev sets (rag/confidence.py).
-        parts.append(f"{in_words(answer.confidence, detect_language(answer.question))} ({answer.confidence:.0%})")
+        parts.append(f"{in_words(answer.confidence, lang)} ({answer.confidence:.0%})")
     if answer.removed_claims:
         count = len(answer.removed_claims)
-        parts.append(f"{count} unsupported statement{'' if count == 1 else 's'} removed")
+        parts.append(say("removed_one", lang) if count == 1 else say("removed", lang, count=count))
     return " · ".join(parts)
 
 
 def answer_html(answer: Answer) -> str:
-    """A finished answer as the chat shows it: cited text (or a refusal notice) and the footer."""
+    """A finished answer as the chat shows it: cited text (or a refusal notice), the footer with
+    a copy button, and its sources folded underneath (shown on small screens, where the sources
+    panel is far below)."""
+    lang = answer_language(detect_language(answer.question))
     if answer.refused:
         body = (
-            '<div class="rag-refusal" role="note"><strong>Not in the documents</strong>'
-            f"<p>{linked_text(answer.answer, answer)}</p></div>"
+            f'<div class="rag-refusal" role="note"><strong>{esc(say("not_in_documents", lang))}</strong>'
+            f"{rich_text(answer.answer, answer)}</div>"
         )
     else:
         body = f'<div class="rag-answer">{answer_body(answer)}</div>'
-    return f'{body}<div class="rag-footer">{esc(footer_text(answer))}</div>'
+    copy = f'<button type="button" class="rag-copy">{esc(say("copy", lang))}</button>'  # ui/assets/chat.js
+    cards = cited_cards(answer) or passage_cards(answer)
+    folded = ""
+    if cards:
+        items = "".join(_card_html(card, answer) for card in cards)
+        folded = (
+            f'<details class="rag-inline-sources"><summary>{esc(say("sources", lang))} ({len(cards)})</summary>'
+            f"<ol>{items}</ol></details>"
+        )
+    return f'{body}<div class="rag-footer">{esc(footer_text(answer))} {copy}</div>{folded}'
 
 
 def answer_body(answer: Answer) -> str:
     """The answer text, its opening short answer (when there is one) in bold."""
     first, newline, rest = answer.answer.partition("\n")
     if answer.short_answer and newline:
-        return f'<strong class="rag-short">{linked_text(first, answer)}</strong>\n{linked_text(rest, answer)}'
-    return linked_text(answer.answer, answer)
+        return f'<strong class="rag-short">{linked_text(first, answer)}</strong>{rich_text(rest, answer)}'
+    return rich_text(answer.answer, answer)
 
 
 def streaming_html(partial: str) -> str:
@@ -139,23 +168,32 @@ def _card_html(card: Citation, answer: Answer | None = None) -> str:
     )
 
 
-def evidence_html(found: EvidenceFound) -> str:
+def evidence_html(found: EvidenceFound, lang: str = "en") -> str:
     """The sources panel while the answer is written: the evidence it will be written from."""
-    items = "".join(_card_html(card) for card in found.citations) or '<li class="rag-muted">no evidence</li>'
-    return f'<div class="rag-panel rag-sources"><h3>Evidence found (answer on its way)</h3><ol>{items}</ol></div>'
+    items = (
+        "".join(_card_html(card) for card in found.citations)
+        or f'<li class="rag-muted">{esc(say("no_evidence", lang))}</li>'
+    )
+    return f'<div class="rag-panel rag-sources"><h3>{esc(say("evidence_found", lang))}</h3><ol>{items}</ol></div>'
 
 
-def sources_html(answer: Answer | None) -> str:
-    """The sources panel: the cited passages, or for a refusal the nearest passages found."""
+def sources_html(answer: Answer | None, lang: str = "en") -> str:
+    """The sources panel: the cited passages, or for a refusal the nearest passages found; in the
+    answer's language (`lang` before there is an answer)."""
     if answer is None:
-        return f'<div class="rag-panel"><h3>Sources</h3>{muted_html("Ask a question: the passages an answer cites appear here.")}</div>'
+        hint = muted_html(say("sources_hint", lang))
+        return f'<div class="rag-panel"><h3>{esc(say("sources", lang))}</h3>{hint}</div>'
+    lang = answer_language(detect_language(answer.question))
     if answer.refused and not answer.citations:
-        cards, heading = passage_cards(answer), "Nearest passages (none answers the question)"
+        cards, heading = passage_cards(answer), say("nearest_passages", lang)
     elif answer.refused:
-        cards, heading = cited_cards(answer), "Nearest evidence (it does not state the answer clearly)"
+        cards, heading = cited_cards(answer), say("nearest_evidence", lang)
     else:
-        cards, heading = cited_cards(answer), "Sources cited"
-    items = "".join(_card_html(card, answer) for card in cards) or '<li class="rag-muted">no passages</li>'
+        cards, heading = cited_cards(answer), say("sources_cited", lang)
+    items = (
+        "".join(_card_html(card, answer) for card in cards)
+        or f'<li class="rag-muted">{esc(say("no_passages", lang))}</li>'
+    )
     return f'<div class="rag-panel rag-sources"><h3>{esc(heading)}</h3><ol>{items}</ol></div>'
 
 

@@ -89,6 +89,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         path="/",
         theme=theme(),
         css_paths=[ASSETS / "chat.css"],
+        js=(ASSETS / "chat.js").read_text(encoding="utf-8"),
         footer_links=[],
         run_history=False,
         mcp_server=False,
