@@ -408,3 +408,34 @@ def test_stop_ends_a_local_model_answer_and_the_server_goes_idle(context: object
     assert "Stopped before the end." in stopped.inner_text()
     page.reload()
     page.wait_for_function("document.querySelector('#rag-chat')?.innerText.includes('Stopped before the end.')")
+
+
+def test_a_document_deleted_in_the_library_is_no_longer_cited(context: object, server: Server) -> None:
+    note = (
+        "Harbour pilot roster\n\nThe harbour pilot on duty in March is Captain Ilona Brasch. "
+        "She boards ships from the Ostmole station.\n"
+    )
+    import httpx
+
+    with httpx.Client(base_url=server.url, timeout=60) as api:
+        uploaded = api.post("/api/documents", files=[("files", ("pilot-roster.txt", note.encode(), "text/plain"))])
+    doc_id = uploaded.json()["files"][0]["documents"][0]
+    question = "Who is the harbour pilot on duty in March?"
+    page = open_chat(context, server)
+    answer = ask_in_chat(page, question)
+    assert "Brasch" in answer.inner_text()
+
+    page.get_by_role("tab", name="Documents").click()
+    page.wait_for_selector("#rag-documents tbody tr")
+    assert "Harbour pilot roster" in page.locator("#rag-documents").inner_text()  # its real title
+    page.locator("#rag-doomed input").click()
+    page.get_by_role("option", name="Harbour pilot roster (pilot-roster.txt)").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rag-forget")
+    page.wait_for_function("!document.querySelector('#rag-documents').innerText.includes('Harbour pilot roster')")
+    assert doc_id not in server.engine.snapshot().documents
+
+    page.get_by_role("tab", name="Ask").click()
+    again = ask_in_chat(page, question)
+    assert "Brasch" not in again.inner_text()
+    assert "pilot-roster" not in again.inner_text()

@@ -40,7 +40,7 @@ from ui.documents import (
 )
 from ui.examples import EXAMPLE_QUESTIONS
 from ui.feedback import Vote, append_feedback, feedback_entry
-from ui.i18n import LANGUAGES, browser_language, say
+from ui.i18n import LANGUAGES, browser_language, language_label, say
 from ui.render import (
     answer_html,
     documents_html,
@@ -268,6 +268,9 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             again,
             files,
             add,
+            library_words,
+            doomed,
+            forget,
         ]
 
         def interface(lang: str) -> list[Any]:
@@ -293,6 +296,9 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
                 gr.update(value=say("ask_again", lang)),
                 gr.update(label=say("add_documents", lang)),
                 gr.update(value=say("add_to_index", lang)),
+                gr.update(placeholder=say("filter_documents", lang)),
+                gr.update(label=say("document_to_delete", lang)),
+                gr.update(value=say("delete_document", lang)),
             ]
 
         def switch_language(lang: str, saved: dict[str, str], shown_turns: list[SavedTurn]) -> list[Any]:
@@ -305,7 +311,7 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
         def conversation_view(shown_turns: list[SavedTurn], lang: str) -> Any:
             """The chatbot: the turns, or for a new conversation what the library holds and
             example questions drawn from it."""
-            welcome = f"{say('chat_placeholder', lang)}\n\n{library_summary(engine)}"
+            welcome = f"{say('chat_placeholder', lang)}\n\n{library_summary(engine, lang)}"
             examples = example_questions(engine) or list(EXAMPLE_QUESTIONS)
             return gr.update(
                 value=_messages(shown_turns, lang), placeholder=welcome, examples=[{"text": q} for q in examples]
@@ -504,27 +510,28 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
 
         # ------------------------------------------------------------------ documents
 
-        def library(words: str = "", lang: str = "") -> list[Any]:
+        def library(words: str | None, lang: str | None, saved: dict[str, str] | None) -> list[Any]:
             """The Documents tab: what the index holds, the table filtered by words and language,
             and the documents one may delete, in the order of `shelves`."""
+            speaks = (saved or {}).get("lang") or "en"
             rows = document_rows(engine)
-            languages = sorted({(row["language"], row["lang"]) for row in rows})
-            shown_rows = filter_rows(rows, words, lang)
+            languages = sorted({(language_label(row["language"], speaks), row["lang"]) for row in rows})
+            shown_rows = filter_rows(rows, words or "", lang or "")
             return [
-                library_summary(engine),
-                documents_html(shown_rows),
-                gr.update(choices=[(say("any_language", "en"), ""), *languages]),
+                library_summary(engine, speaks),
+                documents_html(shown_rows, speaks),
+                gr.update(choices=[(say("any_language", speaks), ""), *languages]),
                 gr.update(
                     choices=[(f"{row['title']} ({row['source']})", row["doc_id"]) for row in shown_rows], value=None
                 ),
             ]
 
         def delete_from_library(
-            doc_id: str | None, words: str, lang: str, sure: bool, request: gr.Request
+            doc_id: str | None, words: str, lang: str, sure: bool, saved: dict[str, str], request: gr.Request
         ) -> list[Any]:
             if doc_id and sure and is_editor(request):
                 delete_document(engine, doc_id)
-            return library(words, lang)
+            return library(words, lang, saved)
 
         def is_editor(request: gr.Request) -> bool:
             # The guard keeps readers from uploading; this keeps them from changing the library.
@@ -538,17 +545,24 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
         ) -> list[Any]:
             lang = saved.get("lang") or "en"
             if not is_editor(request):
-                return [error_html(say("editor_needed", lang), say("could_not_answer", lang)), None, *library()]
+                return [
+                    error_html(say("editor_needed", lang), say("could_not_answer", lang)),
+                    None,
+                    *library("", "", saved),
+                ]
             if not paths:
-                return [muted_html(say("choose_files", lang)), None, *library()]
+                return [muted_html(say("choose_files", lang)), None, *library("", "", saved)]
             uploads = []
             for path in paths:
                 with open(path, "rb") as data:
                     uploads.append((Path(path).name, save_upload(settings, Path(path).name, data)))
             outcomes = ingest_uploads(engine, uploads, lambda stage, done, total: progress((done, total), desc=stage))
-            return [upload_report_html(outcomes), None, *library()]
+            return [upload_report_html(outcomes, lang), None, *library("", "", saved)]
 
         # ------------------------------------------------------------------ wiring
+
+        shelves = [library_summary_box, documents, library_lang, doomed]
+        looking = [library_words, library_lang, browser]
 
         ask_inputs = [question, turns, backend, browser]
         answering_events: dict[str, Any] = {"concurrency_limit": ANSWER_SLOTS, "concurrency_id": "answer"}
@@ -561,7 +575,9 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
         stop.click(stop_answer, None, None, queue=False)
 
         blocks.load(restore, [browser], [*shown, backend, export, *translated])
-        language.input(switch_language, [language, browser, turns], [browser, chatbot, listed, *translated])
+        language.input(switch_language, [language, browser, turns], [browser, chatbot, listed, *translated]).then(
+            library, looking, shelves
+        )
         listed.input(open_conversation, [listed, browser], [*shown, export])
         # The chatbot's own trash button clears only the display: both start a new conversation.
         for event in (start.click, chatbot.clear):
@@ -581,15 +597,15 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
         chatbot.like(vote, [turns, browser], [pending, comment_row])
         send_comment.click(comment_on, [pending, comment, browser], [pending, comment, comment_row])
         comment.submit(comment_on, [pending, comment, browser], [pending, comment, comment_row])
-        shelves = [library_summary_box, documents, library_lang, doomed]
         add.click(add_files, [files, browser], [report, files, *shelves])
-        blocks.load(library, None, shelves)
-        library_words.change(library, [library_words, library_lang], shelves, queue=False)
-        library_lang.input(library, [library_words, library_lang], shelves, queue=False)
+        blocks.load(library, looking, shelves)
+        library_words.change(library, looking, shelves, queue=False)
+        library_lang.input(library, looking, shelves, queue=False)
         forget.click(
             delete_from_library,
-            [doomed, library_words, library_lang, confirmed],
+            [doomed, library_words, library_lang, confirmed, browser],
             shelves,
-            js="(doc, words, lang, _) => [doc, words, lang, Boolean(doc) && confirm('Delete this document from the index?')]",
+            js="(doc, words, lang, _, saved) => [doc, words, lang, Boolean(doc) && confirm(saved && saved.lang === 'de' ? "
+            f"{say('confirm_delete_document', 'de')!r} : {say('confirm_delete_document', 'en')!r}), saved]",
         )
     return blocks

@@ -27,6 +27,7 @@ from rag.ingest import IngestReport, Progress
 from rag.loaders import LoadError, discover, load_file
 from rag.settings import Settings
 from rag.sources import display_source
+from ui.i18n import language_label, listing, say
 
 Status = Literal["added", "updated", "unchanged", "skipped"]
 _UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -212,7 +213,7 @@ def delete_document(engine: Engine, doc_id: str) -> bool:
     return True
 
 
-NO_DOCUMENTS = "No documents yet: add some in the Documents tab."
+NO_DOCUMENTS = say("no_documents", "en")
 TOPICS = 3  # names the summary gives
 EXAMPLES = 4  # example questions offered
 LEDE_CHARS = 3000  # where a document names its subject; reading only this keeps a big library quick
@@ -221,17 +222,20 @@ _ASK_ABOUT = {"en": "What is said about {}?", "de": "Was steht in den Dokumenten
 _POSSESSIVE = re.compile(r"['’]s$")
 
 
-def library_summary(engine: Engine) -> str:
-    """What the index holds, for the chat's first view: "5 documents in English and German, mostly
-    about NATO, Rutte and Ukraine." The names are those the most documents mention."""
+def library_summary(engine: Engine, lang: str = "en") -> str:
+    """What the index holds, for the chat's first view, in the interface's language: "5 documents
+    in English and German, mostly about NATO, Rutte and Ukraine." The names are those the most
+    documents mention."""
     rows = document_rows(engine)
     if not rows:
-        return NO_DOCUMENTS
-    count = f"{len(rows)} document{'' if len(rows) == 1 else 's'}"
+        return say("no_documents", lang)
+    count = say("document_count", lang) if len(rows) == 1 else say("documents_count", lang, count=len(rows))
     by_use = Counter(row["lang"] for row in rows if row["lang"] != "und")
-    languages = f" in {_and([language_name(lang) for lang, _ in by_use.most_common()])}" if by_use else ""
+    named = [language_label(language_name(code), lang) for code, _ in by_use.most_common()]
+    languages = say("in_languages", lang, languages=listing(named, lang)) if named else ""
     names = [name for name, _ in _names(engine)[:TOPICS]]
-    return f"{count}{languages}{f', mostly about {_and(names)}' if names else ''}."
+    about = say("mostly_about", lang, names=listing(names, lang)) if names else ""
+    return f"{count}{languages}{about}."
 
 
 def example_questions(engine: Engine) -> list[str]:
@@ -265,7 +269,3 @@ def _documents(engine: Engine) -> list[Any]:
         return list(engine.snapshot().documents.values())
     except NoIndex:
         return []
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

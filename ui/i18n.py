@@ -82,6 +82,24 @@ WORDS: dict[str, dict[Lang, str]] = {
     "any_language": {"en": "Any language", "de": "Alle Sprachen"},
     "document_to_delete": {"en": "Document to delete", "de": "Zu löschendes Dokument"},
     "delete_document": {"en": "Delete document", "de": "Dokument löschen"},
+    "confirm_delete_document": {
+        "en": "Delete this document from the index? Answers will no longer cite it.",
+        "de": "Dieses Dokument aus dem Index löschen? Antworten zitieren es dann nicht mehr.",
+    },
+    "documents_in_index": {"en": "Documents in the index", "de": "Dokumente im Index"},
+    "no_documents": {
+        "en": "No documents yet: add some in the Documents tab.",
+        "de": "Noch keine Dokumente: fügen Sie welche im Tab Dokumente hinzu.",
+    },
+    "library_columns": {"en": "Title|Source|Language|Chunks|Id", "de": "Titel|Quelle|Sprache|Abschnitte|Id"},
+    "upload": {"en": "Upload", "de": "Hochladen"},
+    "upload_columns": {"en": "File|Result|Documents|Problem", "de": "Datei|Ergebnis|Dokumente|Problem"},
+    "no_files": {"en": "No files.", "de": "Keine Dateien."},
+    "documents_count": {"en": "{count} documents", "de": "{count} Dokumente"},
+    "document_count": {"en": "1 document", "de": "1 Dokument"},
+    "in_languages": {"en": " in {languages}", "de": " auf {languages}"},
+    "mostly_about": {"en": ", mostly about {names}", "de": ", vor allem zu {names}"},
+    "and": {"en": "and", "de": "und"},
     "choose_files": {"en": "Choose one or more files first.", "de": "Wählen Sie zuerst eine oder mehrere Dateien."},
     # Inside an answer (in the answer's language)
     "not_in_documents": {"en": "Not in the documents", "de": "Nicht in den Dokumenten"},
@@ -111,6 +129,21 @@ WORDS: dict[str, dict[Lang, str]] = {
     "copy": {"en": "Copy", "de": "Kopieren"},
     "no_passages": {"en": "no passages", "de": "keine Stellen"},
 }
+
+
+# Language names as the German interface says them; others keep their English names.
+GERMAN_LANGUAGE_NAMES = {"English": "Englisch", "German": "Deutsch", "French": "Französisch", "Spanish": "Spanisch",
+                         "Italian": "Italienisch", "Dutch": "Niederländisch", "Polish": "Polnisch", "Russian": "Russisch",
+                         "Ukrainian": "Ukrainisch"}  # fmt: skip
+
+
+def language_label(english_name: str, lang: str) -> str:
+    return GERMAN_LANGUAGE_NAMES.get(english_name, english_name) if lang == "de" else english_name
+
+
+def listing(items: list[str], lang: str) -> str:
+    """ "a, b and c" in `lang`."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {say('and', lang)} {items[-1]}"
 
 
 def say(key: str, lang: str, **values: object) -> str:

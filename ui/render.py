@@ -24,7 +24,7 @@ from rag.confidence import in_words
 from rag.language import detect_language
 from rag.sources import display_source
 from ui.documents import FileOutcome
-from ui.i18n import answer_language, say
+from ui.i18n import answer_language, language_label, say
 
 SNIPPET_CHARS = 280
 PREVIEW_CHARS = 200  # the cited sentence shown when the pointer rests on [n]
@@ -210,22 +210,22 @@ def table_html(headers: Iterable[str], rows: Iterable[Iterable[object]], empty: 
     return f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def documents_html(rows: Iterable[dict[str, Any]]) -> str:
+def documents_html(rows: Iterable[dict[str, Any]], lang: str = "en") -> str:
     table = table_html(
-        ("Title", "Source", "Language", "Chunks", "Id"),
-        [(d["title"], d["source"], d["language"], d["chunks"], d["doc_id"]) for d in rows],
-        "The index holds no documents yet.",
+        say("library_columns", lang).split("|"),
+        [(d["title"], d["source"], language_label(d["language"], lang), d["chunks"], d["doc_id"]) for d in rows],
+        say("no_documents", lang),
     )
-    return f'<div class="rag-panel"><h3>Documents in the index</h3>{table}</div>'
+    return f'<div class="rag-panel"><h3>{esc(say("documents_in_index", lang))}</h3>{table}</div>'
 
 
-def upload_report_html(outcomes: Iterable[FileOutcome]) -> str:
+def upload_report_html(outcomes: Iterable[FileOutcome], lang: str = "en") -> str:
     table = table_html(
-        ("File", "Result", "Documents", "Problem"),
+        say("upload_columns", lang).split("|"),
         [(o.file, o.status, ", ".join(o.documents), o.reason) for o in outcomes],
-        "No files.",
+        say("no_files", lang),
     )
-    return f'<div class="rag-panel"><h3>Upload</h3>{table}</div>'
+    return f'<div class="rag-panel"><h3>{esc(say("upload", lang))}</h3>{table}</div>'
 
 
 def page_html(title: str, body: str, styles: Iterable[str] = ("page.css",), scripts: Iterable[str] = ()) -> str:
