@@ -439,3 +439,23 @@ def test_a_document_deleted_in_the_library_is_no_longer_cited(context: object, s
     again = ask_in_chat(page, question)
     assert "Brasch" not in again.inner_text()
     assert "pilot-roster" not in again.inner_text()
+
+
+def test_on_a_phone_the_chat_fits_and_sources_fold_under_each_answer(
+    browser: object, server: Server, screenshots: Path
+) -> None:
+    with watched_context(browser, server, viewport={"width": 375, "height": 740}, color_scheme="dark") as context:
+        page = open_chat(context, server)
+        page.wait_for_timeout(800)  # the page folds the conversation list once it has loaded
+        listing = page.locator("#rag-conversations").bounding_box()
+        assert listing is None or listing["x"] + listing["width"] <= 0  # slid out of view
+        answer = ask_in_chat(page, RUTTE)
+        box = answer.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        folded = answer.locator("details.rag-inline-sources")
+        assert folded.is_visible() and not page.locator("#rag-sources").is_visible()
+        folded.locator("summary").click()
+        assert folded.locator(".rag-source").first.is_visible()
+        question = page.locator("#rag-question textarea").bounding_box()
+        assert question is not None and question["x"] + question["width"] <= 375
+        page.screenshot(path=str(screenshots / "screenshot-phone.png"), full_page=True)

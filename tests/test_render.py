@@ -35,3 +35,34 @@ def test_the_evidence_is_listed_while_the_answer_is_written(demo_engine: Engine)
     found = next(item for item in demo_engine.ask_stream(QUESTION) if isinstance(item, EvidenceFound))
     page = evidence_html(found)
     assert "Evidence found" in page and page.count('class="rag-source"') == len(found.citations) > 0
+
+
+def test_an_answer_is_safe_markdown_with_its_marks_linked(demo_engine: Engine) -> None:
+    answer = demo_engine.ask(QUESTION)
+    hostile = replace(
+        answer,
+        short_answer="",
+        answer=(
+            "Three priorities:\n\n- **NATO strong** [1]\n- Ukraine\n\n"
+            "<script>alert(1)</script> <img src=x onerror=alert(1)> "
+            "[click](javascript:alert(1)) ![pixel](http://tracker.example/p.png) [9]"
+        ),
+    )
+    page = answer_html(hostile)
+    assert "<ul>" in page and "<strong>NATO strong</strong>" in page  # lists and emphasis render
+    assert "<script" not in page and "<img" not in page and 'href="javascript:' not in page
+    assert "&lt;script&gt;" in page  # raw HTML stays visible as text
+    assert '<img src="http://tracker.example' not in page  # nothing is fetched: at most a link
+    cite = page.split('class="rag-cite"')[1]
+    assert answer.citations[0].quote[:40] in cite.split(">")[0]  # hovering [1] previews the cited sentence
+    assert "[9]" in page and page.count('class="rag-cite"') == 1  # a mark that points nowhere stays text
+
+
+def test_labels_inside_an_answer_follow_its_language(demo_engine: Engine) -> None:
+    german = demo_engine.ask("Wer lädt zum Gipfel in Ramstein ein?")
+    assert footer_text(german).startswith("beantwortet von") and "Quelle" in footer_text(german)
+    assert "Zitierte Quellen" in sources_html(german)
+    refused = replace(german, refused=True, citations=[])
+    assert "Nicht in den Dokumenten" in answer_html(refused)
+    english = demo_engine.ask(QUESTION)
+    assert footer_text(english).startswith("answered by") and "Sources cited" in sources_html(english)
