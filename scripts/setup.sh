@@ -24,12 +24,20 @@ if $dev; then pip install -e ".[dev]"; else pip install -e .; fi
 
 bash scripts/install-models.sh
 
+# system_package PACKAGE WHAT: a Debian package the tests use, installed when we may (as root).
+system_package() {
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+    else
+        echo "$2 need $1: sudo apt-get install $1" >&2
+    fi
+}
 if $dev && ! command -v chromium >/dev/null 2>&1; then
     # The browser tests drive the system Chromium: Playwright's own browser download needs a network we don't have.
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-    else
-        echo "browser tests need Chromium: sudo apt-get install chromium" >&2
-    fi
+    system_package chromium "browser tests"
+fi
+# tests/test_postgres.py starts a throwaway PostgreSQL server; Debian keeps its programs off the PATH.
+if $dev && ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    system_package postgresql "the PostgreSQL tests"
 fi
 echo "ready: .venv/bin/rag"

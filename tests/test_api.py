@@ -27,6 +27,7 @@ from rag.answer import Answer
 from rag.cli import main as cli_main
 from rag.engine import Engine
 from rag.settings import Settings
+from ui.conversations import default_url
 from ui.server import create_app
 
 RUTTE = "What are Rutte's three priorities?"
@@ -157,6 +158,7 @@ def test_feedback_given_through_the_api_becomes_test_cases_with_their_history(
     assert client.post("/api/feedback", json={"answer": first, "vote": "meh"}).status_code == 422
 
     out = tmp_path / "cases.jsonl"
+    monkeypatch.setenv("RAG_DATABASE_URL", default_url(api_server.settings))
     monkeypatch.setenv("RAG_FEEDBACK_PATH", str(api_server.settings.feedback_file))
     assert cli_main(["feedback", "export", "--out", str(out)]) == 0
     cases = {case.question: case for case in read_questions(out)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import os
 import re
 import threading
@@ -20,8 +19,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 from test_api import READER, RUTTE, Server, running_server, serving  # tests/ is on sys.path under pytest
 
+from ui.conversations import ConversationStore, FeedbackRow
 from ui.server import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -204,12 +205,13 @@ def test_feedback_with_a_comment_is_stored(context: object, server: Server) -> N
     page.locator("#rag-comment textarea").fill("Lists only one of the three priorities.")
     page.locator("#rag-comment button").click()
     page.wait_for_selector("#rag-comment", state="hidden")
-    lines = server.settings.feedback_file.read_text(encoding="utf-8").splitlines()
-    entries = [json.loads(line) for line in lines]
-    last = entries[-1]
+    store = ConversationStore.of(server.settings)
+    last = store.read_feedback()[-1]
     assert last["vote"] == "down" and last["comment"] == "Lists only one of the three priorities."
     assert last["question"] == RUTTE and last["citations"] and last["timestamp"]
-    assert entries[-2]["answer_id"] == last["answer_id"] and entries[-2]["comment"] == ""
+    with store.engine.connect() as db:  # the vote, then the comment repeating it: one answer, two records
+        given = select(FeedbackRow.comment).where(FeedbackRow.answer_id == last["answer_id"]).order_by(FeedbackRow.id)
+        assert db.scalars(given).all() == ["", last["comment"]]
 
 
 def test_uploaded_hostile_document_never_runs_anywhere(

@@ -1,20 +1,26 @@
-"""Saved conversations: what a briefer and an API client rely on across reloads, restarts
-and upgrades, in a real SQLite database (tests/test_api.py's real server for the REST API)."""
+"""Saved conversations and feedback: what a briefer and an API client rely on across reloads,
+restarts and upgrades, in a real SQLite database and a real PostgreSQL (tests/test_postgres.py
+starts it; without PostgreSQL installed those runs are skipped), and tests/test_api.py's real
+server for the REST API."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from test_api import RUTTE, running_server  # tests/ is on sys.path under pytest
+from test_postgres import postgresql  # noqa: F401  # a fixture: the `url` fixture asks for it by name
 
 from rag.answer import Answer, Citation
+from rag.settings import Settings
 from ui import conversations
 from ui.conversations import ConversationStore, NoSuchConversation, StoreError, TurnRow, new_id
+from ui.feedback import append_feedback, as_test_case, feedback_entry
 
 BRIEFER, OTHER = "browser:briefer", "browser:someone-else"
 
@@ -24,9 +30,17 @@ def answer(question: str, text: str = "He named three priorities [1].") -> Answe
     return Answer(question, text, [cited], [], refused=False, confidence=0.8, backend="extractive")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind the store is used with."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'conversations.db'}"
+    return request.getfixturevalue("postgresql").new_database()
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> ConversationStore:
-    return ConversationStore(f"sqlite:///{tmp_path / 'conversations.db'}")
+def store(url: str) -> ConversationStore:
+    return ConversationStore(url)
 
 
 def test_a_conversation_keeps_its_turns_and_is_named_after_its_first_question(store):
@@ -109,21 +123,29 @@ def test_a_ten_thousand_turn_conversation_answers_follow_ups_from_its_last_turns
     assert len(store.get(BRIEFER, conversation.id).turns) == 10_001
 
 
-def test_reopening_the_database_keeps_everything(tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.db'}"
+def test_times_are_given_in_utc_whatever_the_database_keeps(store):
+    conversation = store.create(BRIEFER)
+    store.add_turn(BRIEFER, conversation.id, RUTTE, answer(RUTTE))
+    saved = store.get(BRIEFER, conversation.id)
+    assert {moment.utcoffset() for moment in (saved.created_at, saved.updated_at, saved.turns[0].created_at)} == {
+        UTC.utcoffset(None)
+    }
+
+
+def test_reopening_the_database_keeps_everything(url):
     conversation = ConversationStore(url).create(BRIEFER, "kept")
     assert ConversationStore(url).get(BRIEFER, conversation.id).title == "kept"
 
 
-def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path):
-    path = tmp_path / "c.db"
-    ConversationStore(f"sqlite:///{path}").create(BRIEFER, "kept")
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+def test_a_database_from_a_newer_version_is_refused_untouched(url):
+    store = ConversationStore(url)
+    store.create(BRIEFER, "kept")
+    with store.engine.begin() as db:
+        db.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(StoreError, match="newer version of this program.*RAG_DATABASE_URL"):
-        ConversationStore(f"sqlite:///{path}")
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT title FROM conversations").fetchall() == [("kept",)]
+        ConversationStore(url)
+    with store.engine.connect() as db:
+        assert db.execute(text("SELECT title FROM conversations")).all() == [("kept",)]
 
 
 def test_a_damaged_database_file_is_named_with_what_to_do(tmp_path):
@@ -132,6 +154,12 @@ def test_a_damaged_database_file_is_named_with_what_to_do(tmp_path):
     with pytest.raises(StoreError, match="damaged.*move it aside"):
         ConversationStore(f"sqlite:///{path}")
     assert path.read_bytes().startswith(b"this is not a database")
+
+
+def test_a_setting_that_is_no_database_url_is_named_without_repeating_it():
+    with pytest.raises(StoreError, match="RAG_DATABASE_URL .* is not a database URL") as refused:
+        ConversationStore("host=db password=s3cret-pw")  # a libpq keyword string, not a URL
+    assert "s3cret-pw" not in str(refused.value)
 
 
 def test_a_database_locked_by_another_program_says_so(tmp_path, monkeypatch):
@@ -145,6 +173,46 @@ def test_a_database_locked_by_another_program_says_so(tmp_path, monkeypatch):
     finally:
         holder.rollback()
         holder.close()
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def given(question: str) -> dict:
+    return answer(question).to_json()
+
+
+def test_feedback_keeps_the_last_record_per_answer_in_the_order_last_given(store):
+    conversation = store.create(BRIEFER)
+    turn = store.add_turn(BRIEFER, conversation.id, RUTTE, answer(RUTTE))
+    history = [{"role": "user", "content": "Who leads NATO?"}, {"role": "assistant", "content": "Rutte."}]
+    append_feedback(store, BRIEFER, feedback_entry(given(RUTTE), turn.answer_id, "up", "", history))
+    append_feedback(store, OTHER, feedback_entry(given("Unsaved?"), "unsaved", "down", "Wrong."))
+    append_feedback(store, BRIEFER, feedback_entry(given(RUTTE), turn.answer_id, "up", "  Exactly.  ", history))
+    entries = store.read_feedback()
+    assert [(e["answer_id"], e["comment"]) for e in entries] == [("unsaved", "Wrong."), (turn.answer_id, "Exactly.")]
+    assert entries[1]["history"] == history and entries[1]["citations"] == given(RUTTE)["citations"]
+    case = as_test_case(entries[1])
+    assert case["answers"] == [answer(RUTTE).answer] and case["gold_doc_ids"] == ["002_x"]
+    assert case["asked_at"].endswith("+00:00")
+    saved = store.get(BRIEFER, conversation.id).turns[0]
+    assert (saved.vote, saved.comment) == ("up", "Exactly.")  # kept with the saved turn too
+
+
+def test_an_older_versions_feedback_file_is_imported_once_and_kept(url, tmp_path):
+    file = tmp_path / "feedback.jsonl"
+    voted = feedback_entry(given(RUTTE), "a1", "down")
+    older = {k: v for k, v in feedback_entry(given("Who?"), "b2", "up").items() if k not in ("history", "short_answer")}
+    lines = [voted, older, {**voted, "comment": "Only one of three."}]
+    file.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"answer_id": "cut short', encoding="utf-8")
+    written = file.read_bytes()
+    settings = Settings(index_dir=tmp_path / "index", feedback_path=file, database_url=url)
+
+    store = ConversationStore.of(settings)
+    assert [(e["answer_id"], e["comment"]) for e in store.read_feedback()] == [("b2", ""), ("a1", "Only one of three.")]
+    assert store.read_feedback()[0]["history"] == []
+    assert not file.exists() and (tmp_path / "feedback.jsonl.imported").read_bytes() == written
+    assert len(ConversationStore.of(settings).read_feedback()) == 2  # not imported again
 
 
 # --------------------------------------------------------------------------- REST API

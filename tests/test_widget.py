@@ -6,7 +6,6 @@ Every test also checks that neither the browser nor the server reached any host 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ import test_browser  # tests/ is on sys.path under pytest
 from playwright.sync_api import expect
 from test_api import RUTTE, Server
 from test_browser import ask_in_widget, open_widget, watched_context
+
+from ui.conversations import ConversationStore
 
 # The browser tests' marks (skipped without Chromium) and fixtures, shared rather than copied:
 # pytest finds fixtures among a module's names.
@@ -89,7 +90,7 @@ def test_a_thumbs_down_is_recorded_with_the_turns_before_it(context: Any, server
     down.click()
     frame.locator(".w-bot").last.get_by_role("status").filter(has_text="Thank you").wait_for()
     assert down.get_attribute("aria-pressed") == "true"
-    last = json.loads(server.settings.feedback_file.read_text(encoding="utf-8").splitlines()[-1])
+    last = ConversationStore.of(server.settings).read_feedback()[-1]
     assert last["vote"] == "down" and last["question"] == FOLLOW_UP and last["citations"]
     assert [m["role"] for m in last["history"]] == ["user", "assistant"]
     assert last["history"][0]["content"] == RUTTE
@@ -101,7 +102,7 @@ def test_a_thumbs_down_is_recorded_with_the_turns_before_it(context: Any, server
     frame.locator(".w-bot").first.get_by_role("button", name="Helpful", exact=True).click()
     frame.locator(".w-bot").first.get_by_role("status").filter(has_text="Thank you").wait_for()
     saved = saved_conversation(server, kept["rag-widget:client"], kept["rag-widget:conversation"]).json()
-    last = json.loads(server.settings.feedback_file.read_text(encoding="utf-8").splitlines()[-1])
+    last = ConversationStore.of(server.settings).read_feedback()[-1]
     assert last["vote"] == "up" and last["answer_id"] == saved["turns"][0]["answer_id"]
 
 

@@ -342,10 +342,7 @@ async def give_feedback(body: FeedbackRequest, request: Request, owner: Client) 
     """An `answer_id` of a saved turn (X-Answer-Id, the `turn` event) also keeps the vote with it."""
     answer_id = body.answer_id or new_id()
     entry = feedback_entry(body.answer.model_dump(), answer_id, body.vote, body.comment, _history(body))
-    await run_in_threadpool(append_feedback, settings_of(request).feedback_file, entry)
-    if body.answer_id:
-        with contextlib.suppress(NoSuchConversation):  # an id a first vote returned, not a saved turn
-            await run_in_threadpool(store_of(request).set_feedback, owner, body.answer_id, body.vote, body.comment)
+    await run_in_threadpool(append_feedback, store_of(request), owner, entry)
     return {"answer_id": answer_id}
 
 

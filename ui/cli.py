@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from rag.settings import Settings
-from ui.feedback import as_test_case, read_feedback
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,14 +30,23 @@ def register_feedback(subparsers: argparse._SubParsersAction) -> None:
 
 
 def export_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    entries = read_feedback(settings.feedback_file)
+    # Here, not at the top: every `rag` command loads this module, and these load SQLAlchemy.
+    from ui.conversations import ConversationStore, StoreError
+    from ui.feedback import as_test_case
+
+    try:
+        store = ConversationStore.of(settings)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    entries = store.read_feedback()
     args.out.write_text(
         "".join(json.dumps(as_test_case(entry), ensure_ascii=False) + "\n" for entry in entries), encoding="utf-8"
     )
     liked = sum(entry["vote"] == "up" for entry in entries)
     print(
         f"{len(entries)} answers with feedback ({liked} liked, {len(entries) - liked} disliked) from "
-        f"{settings.feedback_file} written to {args.out}: review `answers` and `gold_doc_ids`, then run "
+        f"{store.shown} written to {args.out}: review `answers` and `gold_doc_ids`, then run "
         f"rag eval --questions {args.out}",
         file=sys.stderr,
     )
@@ -57,6 +65,7 @@ def is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # here, not at the top: every `rag` command loads this module
 
+    from rag.engine import Engine, is_default_index
     from ui.conversations import StoreError
     from ui.server import create_app
 
@@ -76,8 +85,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 "delete) to require a key on every route.",
                 file=sys.stderr,
             )
+    # The demo articles fill only the default index: a folder of one's own starts empty.
+    engine = Engine(settings, auto_demo=is_default_index(settings))
     try:
-        app = create_app(settings)
+        app = create_app(settings, engine)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

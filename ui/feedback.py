@@ -1,18 +1,18 @@
-"""Thumbs up/down (and an optional comment) on answers, kept as JSON lines on disk, and
-turned into test cases for the evaluator (`rag feedback export`).
+"""Thumbs up/down (and an optional comment) on answers, kept in the conversation store's
+database (ui/conversations.py), and turned into test cases for the evaluator (`rag feedback export`).
 
-Each vote or comment appends one line; a comment sent after a vote repeats the vote
-with the same `answer_id`, so the last line per answer_id is the reader's truth and
+Each vote or comment appends one record; a comment sent after a vote repeats the vote
+with the same `answer_id`, so the last record per answer_id is the reader's truth and
 nothing is ever rewritten in place.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import contextlib
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
+
+from ui.conversations import ConversationStore, NoSuchConversation
 
 Vote = Literal["up", "down"]
 
@@ -40,30 +40,11 @@ def feedback_entry(
     }
 
 
-def append_feedback(path: Path, entry: dict[str, Any]) -> None:
-    """Append one line durably: it is on disk when this returns."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-    # One write() on an O_APPEND descriptor: concurrent writers (threads or server
-    # processes) cannot interleave inside a line.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_feedback(path: Path) -> list[dict[str, Any]]:
-    """The last record per answer (a comment repeats its vote), in the order they were last given."""
-    latest: dict[str, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                entry = json.loads(line)
-                latest.pop(entry["answer_id"], None)  # re-inserted: dicts keep the last insertion order
-                latest[entry["answer_id"]] = entry
-    return list(latest.values())
+def append_feedback(store: ConversationStore, owner: str, entry: dict[str, Any]) -> None:
+    """Keep a feedback record; a vote on one of the owner's saved answers is kept with its turn too."""
+    store.add_feedback(entry)
+    with contextlib.suppress(NoSuchConversation):  # an answer not saved, or its conversation deleted since
+        store.set_feedback(owner, entry["answer_id"], entry["vote"], entry["comment"])
 
 
 def as_test_case(entry: dict[str, Any]) -> dict[str, Any]:
