@@ -43,7 +43,18 @@ SUMMARY = "summary.json"
 # Results depend on code as much as on settings: after a change to the chunker, a
 # cached index would silently measure the old behaviour, and after a change to the
 # chain or a prompt, a resumed run would mix answers of two versions.
-_INDEX_CODE = ("rag.loaders", "rag.chunking", "rag.ingest", "index.store", "index.lexical", "index.vectors")
+# index.milvus is reached through the rag.stores entry point, not an import; a Milvus run depends on it.
+_INDEX_CODE = (
+    "rag.loaders",
+    "rag.chunking",
+    "rag.ingest",
+    "index.store",
+    "index.lexical",
+    "index.vectors",
+    "index.base",
+    "index.local",
+    "index.milvus",
+)
 _ANSWER_CODE = (
     "rag.engine",
     "rag.retrieval",
@@ -79,6 +90,9 @@ _NOT_FINGERPRINTED = {
     "max_question_chars",
     "feedback_path",
     "database_url",
+    "milvus_uri",
+    "milvus_token_env",
+    "milvus_collection",
     "request_timeout",
     "n_threads",
     "openai_api_key_env",

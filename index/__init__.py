@@ -1,4 +1,5 @@
-"""Building, saving and loading the FAISS, BM25 and document stores. Knows nothing of LLMs."""
+"""The vector stores behind one interface (`index.base`): the local FAISS + BM25 files and Milvus.
+Knows nothing of LLMs."""
 
 from index.records import Chunk, Document
 

@@ -12,13 +12,13 @@ from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
 
 # The corpora mix English and German: drop both languages' stop words, since a
 # German "die" or an English "the" says nothing about relevance in either.
-_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN)
+STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN)
 _WORD = re.compile(r"\w\w+")
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def tokenize(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
 class LexicalIndex:

@@ -1,4 +1,5 @@
-"""The on-disk index: documents, chunks, FAISS vectors and BM25, saved atomically.
+"""The local store's files: documents, chunks, FAISS vectors and BM25, saved atomically.
+(`index.local.LocalStore` puts the store interface in front of them.)
 
 Layout of an index folder:
 
@@ -19,16 +20,25 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
+from index.base import (
+    EmbedderMismatch,
+    IndexBusy,
+    IndexCorrupt,
+    IndexProblem,
+    IndexWriteFailed,
+    WriteLock,
+    lexical_text,
+    searchable_text,
+)
 from index.files import fsync, replacing
 from index.lexical import LexicalIndex
 from index.records import Chunk, Document
@@ -36,25 +46,19 @@ from index.vectors import VectorIndex
 
 FORMAT = 1
 
-
-class IndexProblem(RuntimeError):
-    """Base for index problems a user must act on; the message says what to do."""
-
-
-class IndexBusy(IndexProblem):
-    pass
-
-
-class EmbedderMismatch(IndexProblem):
-    pass
-
-
-class IndexCorrupt(IndexProblem):
-    pass
-
-
-class IndexWriteFailed(IndexProblem):
-    pass
+# The errors and `searchable_text` live with the store interface (index.base); the command line,
+# scripts and tests still import them from here.
+__all__ = [
+    "EmbedderMismatch",
+    "IndexBusy",
+    "IndexCorrupt",
+    "IndexProblem",
+    "IndexStore",
+    "IndexWriteFailed",
+    "Manifest",
+    "Snapshot",
+    "searchable_text",
+]
 
 
 @dataclass(frozen=True)
@@ -69,27 +73,7 @@ class Manifest:
     created: float
 
 
-def searchable_text(doc: Document, chunk: Chunk) -> str:
-    """What is embedded and BM25-indexed for a chunk: its text under its document's title.
-
-    The title carries the subject a chunk often leaves implicit ("He said...")."""
-    return f"{doc.title}\n{doc.text[chunk.start : chunk.end]}"
-
-
-def normalise_title(title: str) -> str:
-    """Lower case, without a trailing disambiguation such as " (1945 film)"."""
-    return re.sub(r"\s*\([^)]*\)\s*$", "", title).strip().lower()
-
-
-def lexical_text(doc: Document, chunk: Chunk) -> str:
-    """What BM25 indexes: the title counts twice, a poor man's BM25F field boost.
-
-    Questions name their subject, and the subject is usually the title: on
-    HotpotQA this lifted fused R@10 from 0.932 to 0.940 (docs/PERFORMANCE.md)."""
-    return f"{doc.title}\n{searchable_text(doc, chunk)}"
-
-
-@dataclass
+@dataclass(frozen=True)
 class Snapshot:
     """One loaded generation: everything a search needs, read-only."""
 
@@ -98,47 +82,9 @@ class Snapshot:
     chunks: list[Chunk]
     vectors: VectorIndex
     lexical: LexicalIndex
-    _titles: dict[str, list[str]] | None = field(default=None, repr=False)
-    _first_chunks: dict[str, int] | None = field(default=None, repr=False)
 
     def text(self, chunk: Chunk) -> str:
         return self.documents[chunk.doc_id].text[chunk.start : chunk.end]
-
-    def positions(self, doc_ids: Iterable[str] | None = None, langs: Iterable[str] | None = None) -> np.ndarray | None:
-        """Chunk positions passing the filters; None when there are no filters."""
-        if doc_ids is None and langs is None:
-            return None
-        wanted_docs = set(doc_ids) if doc_ids is not None else None
-        wanted_langs = set(langs) if langs is not None else None
-        return np.array(
-            [
-                i
-                for i, c in enumerate(self.chunks)
-                if (wanted_docs is None or c.doc_id in wanted_docs)
-                and (wanted_langs is None or self.documents[c.doc_id].lang in wanted_langs)
-            ],
-            dtype=np.int64,
-        )
-
-    def titles(self) -> dict[str, list[str]]:
-        """Normalised title → ids of the (at most two) documents that carry it.
-
-        A title shared by more documents (every paragraph of one article, say) names
-        no single document, so it is left out."""
-        if self._titles is None:
-            by_title: dict[str, list[str]] = {}
-            for doc in self.documents.values():
-                by_title.setdefault(normalise_title(doc.title), []).append(doc.doc_id)
-            self._titles = {t: ids for t, ids in by_title.items() if len(t) >= 4 and len(ids) <= 2}
-        return self._titles
-
-    def first_chunk(self, doc_id: str) -> int:
-        """Position of the document's first chunk (a table built once: this runs per query)."""
-        if self._first_chunks is None:
-            self._first_chunks = {}
-            for i, chunk in enumerate(self.chunks):
-                self._first_chunks.setdefault(chunk.doc_id, i)
-        return self._first_chunks[doc_id]
 
 
 class IndexStore:
@@ -174,7 +120,7 @@ class IndexStore:
     def lock(self, timeout: float = 600.0) -> FileLock:
         """The writer's lock. Use as a context manager around load → commit."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return _Lock(str(self.root / ".write.lock"), timeout=timeout)
+        return WriteLock(str(self.root / ".write.lock"), timeout=timeout)
 
     def commit(
         self,
@@ -239,26 +185,6 @@ class IndexStore:
         if generation is None:
             return 0
         return sum(p.stat().st_size for p in self._folder(generation).rglob("*") if p.is_file())
-
-
-class _Lock(FileLock):
-    """A FileLock whose timeout says who to wait for."""
-
-    def __enter__(self) -> _Lock:
-        try:
-            return super().__enter__()
-        except Timeout as exc:
-            raise IndexBusy(
-                f"another process is writing the index ({self.lock_file}); try again when it is done"
-            ) from exc
-
-
-def check_embedder(manifest: Manifest, embedder: str, root: Path) -> None:
-    if manifest.embedder != embedder:
-        raise EmbedderMismatch(
-            f"the index at {root} was built with embedder {manifest.embedder!r}, not {embedder!r}: "
-            f"set RAG_EMBEDDER={manifest.embedder} to use it, or build a new index with --index DIR"
-        )
 
 
 def _write_generation(folder: Path, snapshot: Snapshot) -> None:

@@ -1,7 +1,8 @@
 """The one object every entry point (CLI, server, evaluator) talks to.
 
-It owns the settings, the embedder (loaded once), the live index snapshot (reloaded
-when another process commits a new generation) and the answer chain.
+It owns the settings, the embedder (loaded once), the vector store (`vector_store`, found
+through the `rag.stores` entry points; its embedder checked whenever another process wrote to
+it) and the answer chain.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.store import IndexStore, Snapshot, check_embedder
+from index.base import DocumentInfo, IndexProblem, VectorStore, check_embedder
+from index.local import LocalStore
+from index.records import Document
+from index.store import Snapshot
+from rag import registry
 from rag.answer import Answer, EvidenceFound, Passage
 from rag.chain import AnswerChain
 from rag.claims import mentions, unmentioned_terms
@@ -68,38 +73,56 @@ class Engine:
         """With `auto_demo`, an empty index is filled with the demo corpus on first use; the
         commands ask for that only for the default index (`is_default_index`)."""
         self.settings = settings
-        self.store = IndexStore(settings.index_dir)
+        self.store: VectorStore = registry.load(registry.STORES, settings.vector_store, "vector store")(settings)
         self._auto_demo = auto_demo
-        self._snapshot: Snapshot | None = None
+        self._checked: int | None = None  # the store version whose embedder was checked
         self._lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
         return load_embedder(self.settings.embedder)
 
-    def snapshot(self) -> Snapshot:
-        """The live index, reloaded if another process or thread committed since."""
+    def _ready(self) -> VectorStore:
+        """The store, holding something and built with this embedder (checked again after every write)."""
         with self._lock:
-            generation = self.store.generation()
-            if generation is None and self._auto_demo and self.settings.demo_corpus:
+            version = self.store.version()
+            if version is None and self._auto_demo and self.settings.demo_corpus:
                 self._index_demo()
-                generation = self.store.generation()
-            if self._snapshot is None or self._snapshot.manifest.generation != generation:
-                snapshot = self.store.load()
-                if snapshot is None:
-                    raise NoIndex(
-                        f"no index in {self.store.root}: make one with `rag --index {self.store.root} ingest PATH`"
-                    )
-                check_embedder(snapshot.manifest, self.embedder.identity, self.store.root)
-                self._snapshot = snapshot
-            return self._snapshot
+                version = self.store.version()
+            if version is None:
+                raise NoIndex(
+                    f"no index in {self.store.location}: "
+                    f"make one with `rag --index {self.settings.index_dir} ingest PATH`"
+                )
+            if version != self._checked:
+                check_embedder(self.store, self.embedder.identity)
+                self._checked = version
+            return self.store
+
+    def snapshot(self) -> Snapshot:
+        """The local store's live generation, for the readers that still take documents and chunks
+        from it rather than from `documents()` and `document()`, which every store answers."""
+        store = self._ready()
+        if not isinstance(store, LocalStore):
+            raise IndexProblem(
+                f"Engine.snapshot() reads the local store's files; with vector_store = {self.settings.vector_store!r} "
+                "read Engine.documents() and Engine.document()"
+            )
+        return store.snapshot()
+
+    def documents(self) -> dict[str, DocumentInfo]:
+        """Every indexed document by id, without its text."""
+        return self._ready().documents()
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._ready().document(doc_id)
 
     def _index_demo(self) -> None:
         print(
-            f"No index at {self.store.root} yet: indexing the demo corpus ({self.settings.demo_corpus}).",
+            f"No index at {self.store.location} yet: indexing the demo corpus ({self.settings.demo_corpus}).",
             file=sys.stderr,
         )
-        ingest([self.settings.demo_corpus], self.settings, self.embedder)
+        ingest([self.settings.demo_corpus], self.store, self.settings, self.embedder)
 
     def retrieval_params(self, k: int | None = None, mode: Mode = "hybrid") -> RetrievalParams:
         s = self.settings
@@ -113,23 +136,21 @@ class Engine:
         langs: Iterable[str] | None = None,
         mode: Mode = "hybrid",
     ) -> list[Passage]:
-        return retrieve(self.snapshot(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
+        return retrieve(self._ready(), self.embedder, query, self.retrieval_params(k, mode), doc_ids, langs)
 
     def answer_evidence(self, query: str, mode: Mode = "hybrid") -> EvidenceSet:
         """The retrieve and evidence steps: the top-k distinct passages, each with the sentences
         that follow it in its document, and their sentences scored once. Hybrid search, the
         chat's, reranks 20 candidates by their best sentence first; the single-retriever modes
         stay plain, as the baselines they serve."""
-        snapshot, k = self.snapshot(), self.settings.top_k
+        store, k = self._ready(), self.settings.top_k
         if mode == "hybrid":
             found = with_following_text(
-                snapshot, self.search(query, k=max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH)), FOLLOWING_CHARS
+                store, self.search(query, k=max(k * CANDIDATES_PER_PASSAGE, RERANK_DEPTH)), FOLLOWING_CHARS
             )
             evidence = gather(query, found + self._passages_naming(query, found), self.embedder)
             return restrict(evidence, naming_every_name(query, rerank(evidence), k))
-        found = with_following_text(
-            snapshot, self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode), FOLLOWING_CHARS
-        )
+        found = with_following_text(store, self.search(query, k=k * CANDIDATES_PER_PASSAGE, mode=mode), FOLLOWING_CHARS)
         return gather(query, distinct_passages(found, k), self.embedder)
 
     def _passages_naming(self, query: str, found: list[Passage]) -> list[Passage]:
@@ -140,7 +161,7 @@ class Engine:
         out: list[Passage] = []
         for name in unmentioned_terms(query, detect_language(query), text)[:MAX_NAMES]:
             hits = [p for p in self.search(name, k=1, mode="lexical") if mentions(f"{p.title} {p.text}")(name)]
-            out += with_following_text(self.snapshot(), hits, FOLLOWING_CHARS)
+            out += with_following_text(self.store, hits, FOLLOWING_CHARS)
         return out
 
     def ask(self, question: str, history: History | None = None, backend: str | None = None) -> Answer:
@@ -163,28 +184,29 @@ class Engine:
     def ingest(
         self, paths: Sequence[str | Path], progress: Progress | None = None, show_progress: bool = False
     ) -> IngestReport:
-        return ingest(paths, self.settings, self.embedder, progress, show_progress)
+        return ingest(paths, self.store, self.settings, self.embedder, progress, show_progress)
 
     def select(self, selectors: Sequence[str]) -> list[str]:
         """Doc ids by file path, source or id (`rag remove notes.txt`)."""
-        return select(self.snapshot(), selectors)
+        return select(self.documents(), selectors)
 
     def remove(self, doc_ids: Sequence[str]) -> list[str]:
         """Remove exactly these documents."""
-        return remove(doc_ids, self.settings)
+        return remove(doc_ids, self.store)
 
     def stats(self) -> Stats:
-        snap = self.snapshot()
+        store = self._ready()
+        info = store.info()
         languages: dict[str, int] = {}
-        for doc in snap.documents.values():
+        for doc in store.documents().values():
             languages[doc.lang] = languages.get(doc.lang, 0) + 1
         return Stats(
-            index_dir=str(self.store.root),
-            documents=len(snap.documents),
-            chunks=len(snap.chunks),
+            index_dir=store.location,
+            documents=sum(languages.values()),
+            chunks=info.chunks,
             languages=dict(sorted(languages.items())),
-            embedder=snap.manifest.embedder,
-            vector_index=snap.manifest.vector_index,
-            generation=snap.manifest.generation,
-            size_bytes=self.store.size_on_disk(),
+            embedder=info.embedder,
+            vector_index=info.kind,
+            generation=info.version,
+            size_bytes=info.size_bytes,
         )

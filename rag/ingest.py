@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from index.base import DocumentInfo, Indexed, IndexProblem, VectorStore, check_embedder, searchable_text
 from index.records import Chunk, Document
-from index.store import IndexProblem, IndexStore, Snapshot, check_embedder, searchable_text
 from rag.chunking import chunk_text
 from rag.embedders import Embedder
 from rag.loaders import LoadError, discover, load_file
@@ -62,12 +62,13 @@ class IngestReport:
 
 def ingest(
     paths: Sequence[str | Path],
+    store: VectorStore,
     settings: Settings,
     embedder: Embedder,
     progress: Progress | None = None,
     show_progress: bool = False,
 ) -> IngestReport:
-    """Bring the index at `settings.index_dir` up to date with the files under `paths`."""
+    """Bring `store` up to date with the files under `paths`."""
     started = time.perf_counter()
     report = IngestReport()
     files, problems = discover(paths)
@@ -82,39 +83,46 @@ def ingest(
         if progress:
             progress("reading", n, len(files))
 
-    # Embedding takes the time, so it happens before the write lock, against the generation
-    # live now; the lock is held only to commit. A writer that committed meanwhile is noticed
-    # under the lock: the plan is made again and only what neither embedded is embedded then.
-    store = IndexStore(settings.index_dir)
+    # Embedding takes the time, so it happens before the write lock, against the store as it
+    # is now; the lock is held only to write. A writer that wrote meanwhile is noticed under
+    # the lock: the plan is made again and only what neither embedded is embedded then.
     embedded: dict[tuple[str, str], tuple[list[Chunk], np.ndarray]] = {}  # (doc id, content hash) -> chunks, vectors
-    snapshot = store.load()
-    planned = _embed_plan(snapshot, loaded, store, embedder, settings, embedded, progress, show_progress, report)
+    version = store.version()
+    planned = _embed_plan(
+        _stored(store, embedder), loaded, embedder, settings, embedded, progress, show_progress, report
+    )
     with store.lock():
-        latest = store.load()
-        if _generation(latest) != _generation(snapshot):
-            planned = _embed_plan(latest, loaded, store, embedder, settings, embedded, progress, show_progress, report)
+        if store.version() != version:
+            stored = _stored(store, embedder)
+            planned = _embed_plan(stored, loaded, embedder, settings, embedded, progress, show_progress, report)
         if report.changed:
-            store.commit(embedder.identity, embedder.dim, *planned, settings.exact_search_max)
+            store.write(embedder.identity, embedder.dim, *planned)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _stored(store: VectorStore, embedder: Embedder) -> dict[str, DocumentInfo]:
+    """The documents the store holds, once it is known to be this embedder's."""
+    if store.version() is None:
+        return {}
+    check_embedder(store, embedder.identity)
+    return store.documents()
+
+
 def _embed_plan(
-    snapshot: Snapshot | None,
+    stored: dict[str, DocumentInfo],
     loaded: dict[str, list[Document]],
-    store: IndexStore,
     embedder: Embedder,
     settings: Settings,
     embedded: dict[tuple[str, str], tuple[list[Chunk], np.ndarray]],
     progress: Progress | None,
     show_progress: bool,
     report: IngestReport,
-) -> tuple[list[Document], list[Chunk], np.ndarray]:
-    """The next state against `snapshot` (report filled in afresh), embedding what `embedded` lacks."""
-    if snapshot is not None:
-        check_embedder(snapshot.manifest, embedder.identity, store.root)
+) -> tuple[list[Indexed], list[str]]:
+    """The documents to write and to delete against `stored` (report filled in afresh),
+    embedding what `embedded` lacks."""
     report.added, report.updated, report.unchanged, report.removed = [], [], [], []
-    kept, fresh = _plan(snapshot, loaded, report)
+    fresh = _plan(stored, loaded, report)
     missing = [doc for doc in fresh if (doc.doc_id, doc.content_hash) not in embedded]
     new_chunks = [
         c for doc in missing for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)
@@ -128,75 +136,49 @@ def _embed_plan(
         count = counts[doc.doc_id]
         embedded[doc.doc_id, doc.content_hash] = (new_chunks[at : at + count], new_vectors[at : at + count])
         at += count
-    chunks = [c for doc in fresh for c in embedded[doc.doc_id, doc.content_hash][0]]
-    vectors = (
-        np.concatenate([embedded[doc.doc_id, doc.content_hash][1] for doc in fresh])
-        if fresh
-        else np.zeros((0, embedder.dim), np.float32)
-    )
-    return _merge(snapshot, kept, fresh, chunks, vectors, embedder.dim)
+    return [Indexed(doc, *embedded[doc.doc_id, doc.content_hash]) for doc in fresh], report.removed
 
 
-def _generation(snapshot: Snapshot | None) -> int | None:
-    return snapshot.manifest.generation if snapshot else None
-
-
-def select(snapshot: Snapshot | None, selectors: Sequence[str]) -> list[str]:
+def select(documents: dict[str, DocumentInfo], selectors: Sequence[str]) -> list[str]:
     """The ids of the documents a person means by file paths (all documents ingested from
     the file), sources or doc ids, as the command line takes them."""
-    if snapshot is None:
-        return []
     paths = {str(Path(s).expanduser().resolve()) for s in selectors}
     wanted = set(selectors)
-    return [
-        d.doc_id for d in snapshot.documents.values() if d.origin in paths or d.source in wanted or d.doc_id in wanted
-    ]
+    return [d.doc_id for d in documents.values() if d.origin in paths or d.source in wanted or d.doc_id in wanted]
 
 
-def remove(doc_ids: Sequence[str], settings: Settings) -> list[str]:
+def remove(doc_ids: Sequence[str], store: VectorStore) -> list[str]:
     """Remove exactly the documents with these ids; returns the ids that were there."""
-    store = IndexStore(settings.index_dir)
     with store.lock():
-        snapshot = store.load()
-        if snapshot is None:
+        if store.version() is None:
             return []
-        doomed = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in snapshot.documents]
+        stored = store.documents()
+        doomed = [doc_id for doc_id in dict.fromkeys(doc_ids) if doc_id in stored]
         if doomed:
-            gone = set(doomed)
-            kept = [d for d in snapshot.documents.values() if d.doc_id not in gone]
-            documents, chunks, vectors = _merge(
-                snapshot, kept, [], [], np.zeros((0, snapshot.vectors.dim)), snapshot.vectors.dim
-            )
-            store.commit(
-                snapshot.manifest.embedder, snapshot.manifest.dim, documents, chunks, vectors, settings.exact_search_max
-            )
+            info = store.info()
+            store.write(info.embedder, info.dim, [], doomed)
         return doomed
 
 
-def _plan(
-    snapshot: Snapshot | None, loaded: dict[str, list[Document]], report: IngestReport
-) -> tuple[list[Document], list[Document]]:
-    """Split into documents kept as they are (with their vectors) and documents to (re)embed."""
-    existing = dict(snapshot.documents) if snapshot else {}
-    taken = {doc_id: doc.origin for doc_id, doc in existing.items()}
+def _plan(stored: dict[str, DocumentInfo], loaded: dict[str, list[Document]], report: IngestReport) -> list[Document]:
+    """The documents to (re)embed; the report says which are added, updated, unchanged and removed."""
+    taken = {doc_id: doc.origin for doc_id, doc in stored.items()}
     fresh: list[Document] = []
     for origin, docs in loaded.items():
-        present = {d.doc_id for d in existing.values() if d.origin == origin}
+        present = {d.doc_id for d in stored.values() if d.origin == origin}
         seen: set[str] = set()
         for doc in docs:
             doc = _unique_id(doc, taken)
             taken[doc.doc_id] = origin
             seen.add(doc.doc_id)
-            old = existing.get(doc.doc_id)
+            old = stored.get(doc.doc_id)
             if old is not None and old.content_hash == doc.content_hash:
                 report.unchanged.append(doc.doc_id)
             else:
                 (report.updated if old is not None else report.added).append(doc.doc_id)
                 fresh.append(doc)
         report.removed.extend(sorted(present - seen))
-    reloaded = {d.doc_id for d in fresh} | set(report.removed)
-    kept = [d for d in existing.values() if d.doc_id not in reloaded]
-    return kept, fresh
+    return fresh
 
 
 def _unique_id(doc: Document, taken: dict[str, str]) -> Document:
@@ -222,19 +204,3 @@ def _embed(
             progress("embedding", min(begin + EMBED_BATCH, len(texts)), len(texts))
     bar.close()
     return np.concatenate(batches) if batches else np.zeros((0, embedder.dim), np.float32)
-
-
-def _merge(
-    snapshot: Snapshot | None,
-    kept: list[Document],
-    fresh: list[Document],
-    new_chunks: list[Chunk],
-    new_vectors: np.ndarray,
-    dim: int,
-) -> tuple[list[Document], list[Chunk], np.ndarray]:
-    """The full next state: kept documents with their old chunks and vectors, then the new ones."""
-    kept_ids = {d.doc_id for d in kept}
-    positions = [i for i, c in enumerate(snapshot.chunks) if c.doc_id in kept_ids] if snapshot else []
-    old_vectors = snapshot.vectors.vectors()[positions] if snapshot and positions else np.zeros((0, dim), np.float32)
-    old_chunks = [snapshot.chunks[i] for i in positions] if snapshot else []
-    return kept + fresh, old_chunks + new_chunks, np.concatenate([old_vectors, new_vectors]).astype(np.float32)

@@ -1,6 +1,6 @@
-"""Extensions by name, found through entry points: LLM backends, embedders and loaders.
+"""Extensions by name, found through entry points: LLM backends, embedders, loaders and vector stores.
 
-A backend, an embedder or a loader is one module plus one entry in a `pyproject.toml`, this
+A backend, an embedder, a loader or a store is one module plus one entry in a `pyproject.toml`, this
 project's or a plugin package's:
 
     [project.entry-points."rag.llm_backends"]
@@ -19,6 +19,7 @@ from typing import Any
 LLM_BACKENDS = "rag.llm_backends"  # a rag.backends.Backend
 EMBEDDERS = "rag.embedders"  # a callable: the text after "name:" in the setting (or "") -> rag.embedders.Embedder
 LOADERS = "rag.loaders"  # a rag.loaders.Reader, named by the file suffix it reads, without the dot
+STORES = "rag.stores"  # a callable: rag.settings.Settings -> index.base.VectorStore (the setting vector_store)
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused by score.
+"""Hybrid retrieval: dense and lexical (BM25) candidates from the store, fused by score.
 
 The two fail on different questions: BM25 misses a German passage for an English
 question, the embedder misses rare names and numbers. Candidates from both lists are
@@ -12,6 +12,9 @@ near-misses share many, so BM25 only breaks near-ties (`lexical_weight`), and it
 normalised per document language so English near-misses cannot outvote a German
 answer. Reciprocal rank fusion was measured too and lost on cross-lingual questions:
 see docs/PERFORMANCE.md.
+
+Every step asks the store (`index.base.VectorStore`) by chunk id, so the ranking is the same
+whichever store holds the chunks.
 """
 
 from __future__ import annotations
@@ -23,16 +26,21 @@ from typing import Literal
 
 import numpy as np
 
-from index.store import Snapshot
+from index.base import Filter, Hit, VectorStore
 from rag.answer import Passage
 from rag.chunking import sentence_spans
 from rag.claims import mentions, unmentioned_terms
 from rag.embedders import Embedder
 from rag.language import detect_language
+from rag.sources import display_source
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_NAMES = 2  # names of a question given evidence of their own when the search missed them
 CLOSING = "\"'”’»)]"  # closing quotes and brackets: part of the sentence they end
+CLOSING_RUN = 8  # how many closing characters past the window a passage may take in
+MIN_TITLE = 4  # characters of a title that may name a document: shorter ones are ordinary words
+MAX_TITLED = 2  # a title that more documents carry (every paragraph of one article) names none of them
+Ranked = list[tuple[str, float]]  # (chunk id, score), best first
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class RetrievalParams:
 
 
 def retrieve(
-    snapshot: Snapshot,
+    store: VectorStore,
     embedder: Embedder,
     query: str,
     params: RetrievalParams = RetrievalParams(),
@@ -53,35 +61,42 @@ def retrieve(
     langs: Iterable[str] | None = None,
 ) -> list[Passage]:
     """The `params.k` best passages for `query`, optionally only from some documents or languages."""
-    allowed = snapshot.positions(doc_ids, langs)
-    if allowed is not None and len(allowed) == 0:
-        return []
+    where = Filter.of(doc_ids, langs)
     query_vector = embedder.embed_query_array(query)
-    dense = snapshot.vectors.search(query_vector, params.candidates, allowed) if params.mode != "lexical" else []
-    lexical = snapshot.lexical.search(query, params.candidates, allowed) if params.mode != "dense" else []
+    dense = store.dense_search(query_vector, params.candidates, where) if params.mode != "lexical" else []
+    lexical = store.lexical_search(query, params.candidates, where) if params.mode != "dense" else []
+    hits = {hit.chunk.chunk_id: hit for hit in dense + lexical}
     if params.mode == "lexical":
-        ranked = lexical
+        ranked = [(hit.chunk.chunk_id, hit.score) for hit in lexical]
     else:
-        ranked = fuse(snapshot, query_vector, dense, lexical, _lexical_weight(snapshot, query, dense, lexical, params))
+        weight = _lexical_weight(query, dense + lexical, params)
+        ranked = fuse(store, query_vector, dense, lexical, weight)
     if params.mode == "hybrid":
-        ranked = link_titles(snapshot, query, ranked, allowed)
-    return [_passage(snapshot, position, score, query_vector) for position, score in ranked[: params.k]]
+        ranked = link_titles(store, query, ranked, hits, where)
+    top = ranked[: params.k]
+    vectors = store.vectors([chunk_id for chunk_id, _ in top])
+    return [
+        _passage(hits[chunk_id], score, float(vectors[chunk_id] @ query_vector))
+        for chunk_id, score in top
+        if chunk_id in vectors  # a chunk another writer removed since the search
+    ]
 
 
-def with_following_text(snapshot: Snapshot, passages: list[Passage], chars: int) -> list[Passage]:
+def with_following_text(store: VectorStore, passages: list[Passage], chars: int) -> list[Passage]:
     """Each passage extended by the whole sentences that follow it in its document, up to
     `chars` characters: a chunk can end just where a list begins ("I will work on three
     main priorities." — the priorities open the next chunk), and the answer is then
     one sentence away. Spans stay exact document spans, so citations still point home."""
+    asked = chars + CLOSING_RUN
     extended = []
-    for passage in passages:
-        text = snapshot.documents[passage.doc_id].text
-        window = text[passage.end : passage.end + chars]
-        ends = [end for _, end in sentence_spans(window) if end < len(window) or passage.end + end == len(text)]
-        end = passage.end + ends[-1] if ends else passage.end
-        while end < len(text) and text[end] in CLOSING:
+    for passage, after in zip(passages, store.text_after([(p.doc_id, p.end) for p in passages], asked), strict=True):
+        window = after[:chars]
+        document_ends = len(after) < asked  # `after` runs to the end of the document
+        ends = [end for _, end in sentence_spans(window) if end < len(window) or (document_ends and end == len(after))]
+        end = ends[-1] if ends else 0
+        while end < len(after) and after[end] in CLOSING:
             end += 1  # the quote the last sentence closes
-        extended.append(replace(passage, end=end, text=text[passage.start : end]))
+        extended.append(replace(passage, end=passage.end + end, text=passage.text + after[:end]))
     return extended
 
 
@@ -103,23 +118,21 @@ def distinct_passages(passages: list[Passage], k: int) -> list[Passage]:
 
 
 def fuse(
-    snapshot: Snapshot,
-    query_vector: np.ndarray,
-    dense: list[tuple[int, float]],
-    lexical: list[tuple[int, float]],
-    lexical_weight: float,
-) -> list[tuple[int, float]]:
+    store: VectorStore, query_vector: np.ndarray, dense: list[Hit], lexical: list[Hit], lexical_weight: float
+) -> Ranked:
     """Candidates of both lists scored cosine + weight * per-language-normalised BM25."""
-    cosine = dict(dense)
+    fused = {hit.chunk.chunk_id: hit.score for hit in dense}
     best_bm25: dict[str, float] = {}
-    for position, score in lexical:
-        lang = _lang(snapshot, position)
-        best_bm25[lang] = max(best_bm25.get(lang, 0.0), score)
-    fused = dict(cosine)
-    for position, score in lexical:
-        if position not in cosine:
-            fused[position] = float(snapshot.vectors.vector(position) @ query_vector)
-        fused[position] += lexical_weight * score / best_bm25[_lang(snapshot, position)]
+    for hit in lexical:
+        best_bm25[hit.document.lang] = max(best_bm25.get(hit.document.lang, 0.0), hit.score)
+    missing = store.vectors([hit.chunk.chunk_id for hit in lexical if hit.chunk.chunk_id not in fused])
+    for hit in lexical:
+        chunk_id = hit.chunk.chunk_id
+        if chunk_id not in fused:
+            if chunk_id not in missing:
+                continue  # removed by another writer since the search
+            fused[chunk_id] = float(missing[chunk_id] @ query_vector)
+        fused[chunk_id] += lexical_weight * hit.score / best_bm25[hit.document.lang]
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
@@ -127,31 +140,34 @@ LINK_AFTER = 4  # linked documents go right after the first few results, which s
 LINK_FROM_PASSAGES = 2  # how many top passages may name a document to follow
 
 
-def link_titles(
-    snapshot: Snapshot, query: str, ranked: list[tuple[int, float]], allowed: np.ndarray | None
-) -> list[tuple[int, float]]:
+def link_titles(store: VectorStore, query: str, ranked: Ranked, hits: dict[str, Hit], where: Filter | None) -> Ranked:
     """Move up documents whose title the question or the top passages name.
 
     A multi-hop question names one document and needs another that only the first
     one names ("the director of Big Stone Gap" → Adriana Trigiani); a comparison
     names both. Neither embeddings nor BM25 follow that link; a title lookup does.
-    On HotpotQA this lifts fused R@10 from 0.937 to 0.970 (docs/PERFORMANCE.md)."""
-    titles = snapshot.titles()
-    if not titles or not ranked:
+    On HotpotQA this lifts fused R@10 from 0.937 to 0.970 (docs/PERFORMANCE.md).
+
+    `hits` holds every ranked chunk; it gains the first chunks of linked documents."""
+    if not ranked:
         return ranked
-    texts = [query] + [snapshot.text(snapshot.chunks[i]) for i, _ in ranked[:LINK_FROM_PASSAGES]]
-    linked = list(dict.fromkeys(doc for text in texts for gram in _ngrams(text) for doc in titles.get(gram, [])))
+    grams = [_ngrams(text) for text in [query] + [hits[i].text for i, _ in ranked[:LINK_FROM_PASSAGES]]]
+    titled = store.titled({gram for text in grams for gram in text if len(gram) >= MIN_TITLE})
+    titles = {title: found for title, found in titled.items() if len(found) <= MAX_TITLED}
+    linked: dict[str, Hit] = {}  # doc id → its first chunk, in the order the texts name them
+    for hit in (hit for text in grams for gram in text for hit in titles.get(gram, [])):
+        linked.setdefault(hit.document.doc_id, hit)
     head = ranked[:LINK_AFTER]
-    present = {snapshot.chunks[i].doc_id for i, _ in head}
-    best_chunk: dict[str, tuple[int, float]] = {}
-    for position, score in ranked:
-        best_chunk.setdefault(snapshot.chunks[position].doc_id, (position, score))
-    allowed_set = None if allowed is None else {int(a) for a in allowed}
+    present = {hits[i].document.doc_id for i, _ in head}
+    best_chunk: dict[str, str] = {}
+    for chunk_id, _ in ranked:
+        best_chunk.setdefault(hits[chunk_id].document.doc_id, chunk_id)
     moved = []
-    for doc_id in linked:
-        position, _ = best_chunk.get(doc_id, (snapshot.first_chunk(doc_id), 0.0))
-        if doc_id not in present and (allowed_set is None or position in allowed_set):
-            moved.append(position)
+    for doc_id, first in linked.items():
+        chunk_id = best_chunk.get(doc_id, first.chunk.chunk_id)
+        if doc_id not in present and (where is None or where.admits(first.document)):
+            hits.setdefault(chunk_id, first)
+            moved.append(chunk_id)
             present.add(doc_id)
     if not moved:
         return ranked
@@ -168,28 +184,19 @@ def _ngrams(text: str, longest: int = 6) -> list[str]:
     return list(dict.fromkeys(grams))
 
 
-def _lexical_weight(
-    snapshot: Snapshot,
-    query: str,
-    dense: list[tuple[int, float]],
-    lexical: list[tuple[int, float]],
-    params: RetrievalParams,
-) -> float:
-    languages = {_lang(snapshot, position) for position, _ in dense + lexical}
-    if languages == {detect_language(query)}:
+def _lexical_weight(query: str, candidates: list[Hit], params: RetrievalParams) -> float:
+    if {hit.document.lang for hit in candidates} == {detect_language(query)}:
         return params.lexical_weight_monolingual
     return params.lexical_weight
 
 
-def _lang(snapshot: Snapshot, position: int) -> str:
-    return snapshot.documents[snapshot.chunks[position].doc_id].lang
-
-
-def _passage(snapshot: Snapshot, position: int, score: float, query_vector: np.ndarray) -> Passage:
-    chunk = snapshot.chunks[position]
-    doc = snapshot.documents[chunk.doc_id]
-    similarity = float(snapshot.vectors.vector(position) @ query_vector)
-    return Passage.of(doc, chunk.chunk_id, chunk.start, chunk.end, score, similarity)
+def _passage(hit: Hit, score: float, similarity: float) -> Passage:
+    """The chunk as retrieval ranked it; its source as readers may see it (no path on the server)."""
+    doc, chunk = hit.document, hit.chunk
+    return Passage(
+        chunk.chunk_id, doc.doc_id, doc.title, display_source(doc.source, doc.doc_id), doc.lang, chunk.start, chunk.end,
+        hit.text, round(score, 6), round(similarity, 4),
+    )  # fmt: skip
 
 
 def naming_every_name(question: str, ranked: list[Passage], k: int) -> list[Passage]:

@@ -47,6 +47,14 @@ class Settings(BaseModel):
     lexical_weight_monolingual: float = 0.8  # ... when question and passages share one language
     exact_search_max: int = 50_000  # above this many chunks FAISS switches to an IVF index
 
+    # Where the chunks are searched: local (FAISS + BM25 files in index_dir) | milvus (index/milvus.py).
+    vector_store: str = "local"
+    # Milvus: a path ending in .db runs milvus-lite in this process, or a server's http://host:19530.
+    # Empty: milvus-lite in <index_dir>/milvus.db.
+    milvus_uri: str = ""
+    milvus_token_env: str = "MILVUS_TOKEN"  # the variable holding the server's token: its name, never the token
+    milvus_collection: str = "ragchat"  # an alias: a full rebuild fills a new collection and moves the alias
+
     # Answering.
     llm_backend: str = "auto"  # auto | local | openai | extractive
     model_path: str = ""  # a GGUF file; empty means the bundled Qwen2.5-Coder-1.5B-Instruct

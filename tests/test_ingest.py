@@ -37,11 +37,11 @@ def test_every_chunk_is_an_exact_span_of_its_document_within_the_token_budget(de
 def test_ingesting_the_same_files_again_changes_nothing(fresh_settings: Settings, corpus_copy: Path) -> None:
     engine = Engine(fresh_settings, auto_demo=False)
     engine.ingest([corpus_copy])
-    generation = engine.store.generation()
+    version = engine.store.version()
     again = engine.ingest([corpus_copy])
     assert not again.changed and again.chunks_embedded == 0 and len(again.unchanged) == 5
     assert again.summary().startswith("nothing changed")
-    assert engine.store.generation() == generation
+    assert engine.store.version() == version
 
 
 def test_a_changed_file_replaces_only_its_own_chunks(fresh_settings: Settings, corpus_copy: Path) -> None:
