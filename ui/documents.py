@@ -9,6 +9,7 @@ until it has loaded, so one that fails never touches the version before it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -245,6 +246,12 @@ def example_questions(engine: Engine) -> list[str]:
 
 
 def _names(engine: Engine) -> list[tuple[str, str]]:
+    # Asked on every page load and conversation switch: read the documents once per index version.
+    return _names_at(engine, engine.store.version())
+
+
+@functools.lru_cache(maxsize=8)
+def _names_at(engine: Engine, version: object) -> list[tuple[str, str]]:
     """(name, the language of most documents that mention it), the names most documents mention
     first. Only names that at least two documents share, unless there is just one: a name one
     document of many mentions is not what the library is about. Of a German text only names that
