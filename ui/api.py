@@ -308,7 +308,7 @@ async def upload_documents(request: Request, files: Annotated[list[UploadFile], 
 @router.delete("/documents/{doc_id:path}", summary="Remove a document from the index", responses=errors(403, 404))
 async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
-    document = (await run_in_threadpool(engine.snapshot)).documents.get(doc_id)
+    document = (await run_in_threadpool(engine.documents)).get(doc_id)
     if document is None:
         raise HTTPException(404, f"no document with id {doc_id!r}")
     removed = await run_in_threadpool(engine.remove, [doc_id])

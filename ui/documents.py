@@ -160,7 +160,7 @@ def forget_upload(engine: Engine, settings: Settings, origin: str) -> None:
     path = Path(origin)
     if path.parent != uploads_dir(settings).resolve():
         return
-    if not any(doc.origin == origin for doc in engine.snapshot().documents.values()):
+    if not any(doc.origin == origin for doc in _documents(engine)):
         path.unlink(missing_ok=True)
 
 
@@ -168,11 +168,6 @@ def document_rows(engine: Engine) -> list[dict[str, Any]]:
     """One row per indexed document, by title: doc_id, title, source (as a reader may see it: no
     path of the server), lang (ISO code), language (its name) and chunks (how many). There is no
     date: the index records none per document. No rows while there is no index."""
-    try:
-        snapshot = engine.snapshot()
-    except NoIndex:
-        return []
-    chunks = Counter(chunk.doc_id for chunk in snapshot.chunks)
     return [
         {
             "doc_id": d.doc_id,
@@ -180,9 +175,9 @@ def document_rows(engine: Engine) -> list[dict[str, Any]]:
             "source": display_source(d.source, d.doc_id),
             "lang": d.lang,
             "language": language_name(d.lang),
-            "chunks": chunks[d.doc_id],
+            "chunks": d.chunks,
         }
-        for d in sorted(snapshot.documents.values(), key=lambda d: (d.title.casefold(), d.doc_id))
+        for d in sorted(_documents(engine), key=lambda d: (d.title.casefold(), d.doc_id))
     ]
 
 
@@ -260,7 +255,8 @@ def _names_at(engine: Engine, version: object) -> list[tuple[str, str]]:
     mentions: Counter[str] = Counter()
     languages: defaultdict[str, Counter[str]] = defaultdict(Counter)  # of the documents mentioning a name
     for doc in documents:
-        found = [_POSSESSIVE.sub("", w) for w in name_words(doc.text[:LEDE_CHARS], unmistakable_only=doc.lang == "de")]
+        lede = _lede(engine, doc.doc_id)
+        found = [_POSSESSIVE.sub("", w) for w in name_words(lede, unmistakable_only=doc.lang == "de")]
         mentions.update(found)
         for name in set(found):
             languages[name][doc.lang] += 1
@@ -271,8 +267,14 @@ def _names_at(engine: Engine, version: object) -> list[tuple[str, str]]:
 
 
 def _documents(engine: Engine) -> list[Any]:
-    """The indexed documents; none while there is no index (a server on a folder of its own)."""
+    """The indexed documents, without their text; none while there is no index (a server on a
+    folder of its own). Every vector store answers this."""
     try:
-        return list(engine.snapshot().documents.values())
+        return list(engine.documents().values())
     except NoIndex:
         return []
+
+
+def _lede(engine: Engine, doc_id: str) -> str:
+    document = engine.document(doc_id)
+    return document.text[:LEDE_CHARS] if document else ""

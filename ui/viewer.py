@@ -16,10 +16,9 @@ router = APIRouter(include_in_schema=False)
 @router.get("/sources/{doc_id:path}")
 async def view_source(doc_id: str, request: Request, start: int | None = None, end: int | None = None) -> HTMLResponse:
     try:
-        snapshot = await run_in_threadpool(request.app.state.engine.snapshot)
+        document = await run_in_threadpool(request.app.state.engine.document, doc_id)
     except NoIndex:  # a server on a folder of its own that nothing was added to yet
-        snapshot = None
-    document = snapshot.documents.get(doc_id) if snapshot else None
+        document = None
     if document is None:
         body = (
             '<main class="page narrow"><p class="eyebrow">Source viewer</p><h1>Document not found</h1>'
