@@ -438,7 +438,7 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
             owner = saved["owner"] or f"browser:{new_id()}"
             opened = saved["open"]
             try:
-                store.history(owner, opened) if opened else None
+                store.recent(owner, opened, 1) if opened else None
             except NoSuchConversation:
                 opened, shown_turns = "", []  # deleted in another tab: this question starts a new one
             if not opened:
@@ -459,8 +459,9 @@ def build_chat(engine: Engine, settings: Settings, store: ConversationStore) -> 
                         yield view(asking + [{"role": "assistant", "content": streaming_html(streamed)}], shown_turns)
             except Exception:  # noqa: BLE001  (saved as a failed turn with its error, shown below)
                 pass
-            # The store has the turn as it ended: answered, stopped or failed.
-            ended = store.get(owner, opened).turns
+            # The store has the turn as it ended (answered, stopped or failed): read it alone, not
+            # the whole conversation again.
+            ended = shown_turns + store.recent(owner, opened, 1)
             last = _last_answer(ended[-1:])
             yield view(
                 _messages(ended, lang),

@@ -342,16 +342,16 @@ class ConversationStore:
 
     def history(self, owner: str, conversation_id: str) -> list[dict[str, str]]:
         """The last turns as chat messages, read without loading a long conversation whole."""
+        return as_history(self.recent(owner, conversation_id, HISTORY_TURNS))
+
+    def recent(self, owner: str, conversation_id: str, count: int) -> list[SavedTurn]:
+        """The last `count` turns, oldest first, without loading the rest."""
         with self._session() as session:
             row = self._row(session, owner, conversation_id)
-            recent = session.scalars(
-                select(TurnRow)
-                .where(TurnRow.conversation_id == row.id)
-                .order_by(TurnRow.position.desc())
-                .limit(HISTORY_TURNS)
+            last = session.scalars(
+                select(TurnRow).where(TurnRow.conversation_id == row.id).order_by(TurnRow.position.desc()).limit(count)
             ).all()
-            turns = [_turn(t) for t in reversed(recent)]
-        return as_history(turns)
+            return [_turn(t) for t in reversed(last)]
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
