@@ -66,3 +66,20 @@ def test_labels_inside_an_answer_follow_its_language(demo_engine: Engine) -> Non
     assert "Nicht in den Dokumenten" in answer_html(refused)
     english = demo_engine.ask(QUESTION)
     assert footer_text(english).startswith("answered by") and "Sources cited" in sources_html(english)
+
+
+def test_what_a_document_says_is_shown_as_text_in_every_fragment(demo_engine: Engine) -> None:
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(1)>"'
+    answer = demo_engine.ask(QUESTION)
+    cited = [replace(c, title=hostile, quote=hostile, source=hostile) for c in answer.citations]
+    planted = replace(answer, citations=cited, passages=[replace(p, title=hostile) for p in answer.passages])
+    found = EvidenceFound(citations=cited)
+    pages = [
+        answer_html(planted),
+        sources_html(planted),
+        evidence_html(found),
+        sources_html(replace(planted, refused=True, citations=[])),
+    ]
+    for page in pages:
+        assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
+        assert 'onerror=alert(1)>"' not in page  # a quote cannot close an attribute either

@@ -45,8 +45,8 @@ from ui.render import (
     answer_html,
     documents_html,
     error_html,
-    esc,
     evidence_html,
+    header_html,
     muted_html,
     sources_html,
     streaming_html,
@@ -65,14 +65,6 @@ BROWSER_DEFAULT = {"owner": "", "open": "", "backend": "", "lang": ""}
 def theme() -> gr.themes.Base:
     """The default look with system fonts only: the stock theme would fetch web fonts."""
     return gr.themes.Default(primary_hue="blue", neutral_hue="slate", font=SYSTEM_FONTS, font_mono=MONO_FONTS)
-
-
-def header_html(lang: str) -> str:
-    return (
-        f'<header class="rag-header"><div><h1>{esc(say("title", lang))}</h1><p>{esc(say("tagline", lang))}</p>'
-        f'</div><nav><a href="/docs" target="_blank">{esc(say("rest_api", lang))}</a>'
-        f'<a href="/embed-demo" target="_blank">{esc(say("embed", lang))}</a></nav></header>'
-    )
 
 
 def _messages(turns: list[SavedTurn], lang: str) -> list[dict[str, str]]:

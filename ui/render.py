@@ -1,9 +1,10 @@
 """Everything the UI turns into HTML goes through here.
 
 Document text, titles, sources, questions and answers are all untrusted: a document
-may hold `<script>` or `<img onerror=…>`, and the LLM may quote it. Every value is
-escaped with `esc()` before it meets markup, and markup is only ever built here, so
-there is one place to get escaping right.
+may hold `<script>` or `<img onerror=…>`, and the LLM may quote it. The markup lives in
+Jinja2 templates (ui/templates/) rendered with autoescape, so every value is escaped
+unless it is Markup made here: an answer's Markdown, rendered without raw HTML. The
+standalone pages (viewer, sign-in, widget) still build their bodies with `esc()`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from rag.answer import Answer, Citation, EvidenceFound
@@ -39,13 +42,26 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def source_href(doc_id: str, start: int, end: int) -> str:
-    """The source viewer's URL for a span; `#cited` lets the browser scroll there even without script."""
-    return f"/sources/{quote(doc_id, safe='')}?start={int(start)}&end={int(end)}#cited"
+def source_href(card: Citation) -> str:
+    """The source viewer's URL for a cited span; `#cited` lets the browser scroll there even without script."""
+    return f"/sources/{quote(card.doc_id, safe='')}?start={int(card.start)}&end={int(card.end)}#cited"
 
 
 def snippet(text: str, width: int = SNIPPET_CHARS) -> str:
     return textwrap.shorten(" ".join(text.split()), width, placeholder=" …")
+
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("ui", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_TEMPLATES.filters["snippet"] = snippet
+_TEMPLATES.globals.update(say=say, source_href=source_href, display_source=display_source, PREVIEW_CHARS=PREVIEW_CHARS)
+# The macros of fragments.html, called like functions; each returns Markup.
+_FRAGMENTS: Any = _TEMPLATES.get_template("fragments.html").module
 
 
 def cited_cards(answer: Answer) -> list[Citation]:
@@ -61,32 +77,26 @@ def passage_cards(answer: Answer) -> list[Citation]:
     return [citation_for(n, p) for n, p in enumerate(answer.passages, start=1)]
 
 
-def linked_text(text: str, answer: Answer) -> str:
+def linked_text(text: str, answer: Answer) -> Markup:
     """Plain answer text, escaped, with each [n] that has a citation linked to the cited span."""
-    return _linked_marks(esc(text), answer)
+    return _linked_marks(escape(text), answer)
 
 
-def rich_text(text: str, answer: Answer) -> str:
+def rich_text(text: str, answer: Answer) -> Markup:
     """Answer text as safe Markdown (paragraphs, lists, emphasis, links) with [n] linked."""
-    return _linked_marks(_MARKDOWN.render(text), answer)
+    return _linked_marks(Markup(_MARKDOWN.render(text)), answer)
 
 
-def _linked_marks(markup: str, answer: Answer) -> str:
+def _linked_marks(markup: Markup, answer: Answer) -> Markup:
     """Each [n] in escaped markup that has a citation becomes a link to its span, whose hover
     shows the cited sentence; a mark that points nowhere stays text."""
     cited = {card.n: card for card in cited_cards(answer)}
 
     def link(match: re.Match[str]) -> str:
         card = cited.get(int(match.group(1)))
-        if card is None:
-            return match.group(0)
-        preview = f"{card.title}: “{snippet(card.quote, PREVIEW_CHARS)}”"
-        return (
-            f'<a class="rag-cite" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
-            f'rel="noopener" title="{esc(preview)}">[{card.n}]</a>'
-        )
+        return match.group(0) if card is None else _FRAGMENTS.cite(card)
 
-    return _MARK.sub(link, markup)
+    return Markup(_MARK.sub(link, markup))
 
 
 def footer_text(answer: Answer) -> str:
@@ -111,78 +121,63 @@ def footer_text(answer: Answer) -> str:
 
 
 def answer_html(answer: Answer) -> str:
-    """A finished answer as the chat shows it: cited text (or a refusal notice), the footer with
-    a copy button, and its sources folded underneath (shown on small screens, where the sources
-    panel is far below)."""
-    lang = answer_language(detect_language(answer.question))
-    if answer.refused:
-        body = (
-            f'<div class="rag-refusal" role="note"><strong>{esc(say("not_in_documents", lang))}</strong>'
-            f"{rich_text(answer.answer, answer)}</div>"
-        )
-    else:
-        body = f'<div class="rag-answer">{answer_body(answer)}</div>'
-    copy = f'<button type="button" class="rag-copy">{esc(say("copy", lang))}</button>'  # ui/assets/chat.js
-    cards = cited_cards(answer) or passage_cards(answer)
-    folded = ""
-    if cards:
-        items = "".join(_card_html(card, answer) for card in cards)
-        folded = (
-            f'<details class="rag-inline-sources"><summary>{esc(say("sources", lang))} ({len(cards)})</summary>'
-            f"<ol>{items}</ol></details>"
-        )
-    return f'{body}<div class="rag-footer">{esc(footer_text(answer))} {copy}</div>{folded}'
-
-
-def answer_body(answer: Answer) -> str:
-    """The answer text, its opening short answer (when there is one) in bold."""
+    """A finished answer as the chat shows it: cited text (or a refusal notice) with its opening
+    short answer (when there is one) in bold, the footer with a copy button, and its sources folded
+    underneath (shown on small screens, where the sources panel is far below)."""
     first, newline, rest = answer.answer.partition("\n")
-    if answer.short_answer and newline:
-        return f'<strong class="rag-short">{linked_text(first, answer)}</strong>{rich_text(rest, answer)}'
-    return rich_text(answer.answer, answer)
+    if answer.short_answer and newline and not answer.refused:
+        short, text = linked_text(first, answer), rich_text(rest, answer)
+    else:
+        short, text = Markup(), rich_text(answer.answer, answer)
+    return str(
+        _FRAGMENTS.answer(
+            refused=answer.refused,
+            short=short,
+            text=text,
+            footer=footer_text(answer),
+            cards=cited_cards(answer) or passage_cards(answer),
+            langs=_passage_langs(answer),
+            lang=answer_language(detect_language(answer.question)),
+        )
+    )
+
+
+def _passage_langs(answer: Answer) -> dict[str, str]:
+    return {p.chunk_id: p.lang for p in answer.passages}
 
 
 def streaming_html(partial: str) -> str:
     """Answer text still arriving; citations are linked once the final answer is checked."""
-    return f'<div class="rag-answer rag-streaming">{esc(partial)}</div>'
+    return str(_FRAGMENTS.streaming(partial))
 
 
 def user_html(question: str) -> str:
-    return f'<div class="rag-question">{esc(question)}</div>'
+    return str(_FRAGMENTS.question(question))
 
 
 def error_html(message: str, heading: str = "Could not answer") -> str:
-    return f'<div class="rag-error" role="alert"><strong>{esc(heading)}</strong><p>{esc(message)}</p></div>'
+    return str(_FRAGMENTS.error(heading, message))
 
 
-def _card_html(card: Citation, answer: Answer | None = None) -> str:
-    langs = {p.chunk_id: p.lang for p in answer.passages} if answer else {}
-    shown = display_source(card.source, card.doc_id)
-    meta = " · ".join(esc(part) for part in (shown, langs.get(card.chunk_id, "")) if part)
-    return (
-        '<li class="rag-source">'
-        f'<a class="rag-source-title" href="{esc(source_href(card.doc_id, card.start, card.end))}" target="_blank" '
-        f'rel="noopener"><span class="rag-badge">{card.n}</span>{esc(card.title)}</a>'
-        f'<div class="rag-source-meta">{meta}</div>'
-        f'<blockquote class="rag-snippet">{esc(snippet(card.quote))}</blockquote></li>'
-    )
+def muted_html(text: str) -> str:
+    return str(_FRAGMENTS.muted(text))
+
+
+def header_html(lang: str) -> str:
+    """The chat's title bar, with links to the API docs and the widget."""
+    return str(_FRAGMENTS.header(lang))
 
 
 def evidence_html(found: EvidenceFound, lang: str = "en") -> str:
     """The sources panel while the answer is written: the evidence it will be written from."""
-    items = (
-        "".join(_card_html(card) for card in found.citations)
-        or f'<li class="rag-muted">{esc(say("no_evidence", lang))}</li>'
-    )
-    return f'<div class="rag-panel rag-sources"><h3>{esc(say("evidence_found", lang))}</h3><ol>{items}</ol></div>'
+    return str(_FRAGMENTS.sources_panel(say("evidence_found", lang), found.citations, say("no_evidence", lang)))
 
 
 def sources_html(answer: Answer | None, lang: str = "en") -> str:
     """The sources panel: the cited passages, or for a refusal the nearest passages found; in the
     answer's language (`lang` before there is an answer)."""
     if answer is None:
-        hint = muted_html(say("sources_hint", lang))
-        return f'<div class="rag-panel"><h3>{esc(say("sources", lang))}</h3>{hint}</div>'
+        return str(_FRAGMENTS.hint_panel(say("sources", lang), say("sources_hint", lang)))
     lang = answer_language(detect_language(answer.question))
     if answer.refused and not answer.citations:
         cards, heading = passage_cards(answer), say("nearest_passages", lang)
@@ -190,53 +185,34 @@ def sources_html(answer: Answer | None, lang: str = "en") -> str:
         cards, heading = cited_cards(answer), say("nearest_evidence", lang)
     else:
         cards, heading = cited_cards(answer), say("sources_cited", lang)
-    items = (
-        "".join(_card_html(card, answer) for card in cards)
-        or f'<li class="rag-muted">{esc(say("no_passages", lang))}</li>'
-    )
-    return f'<div class="rag-panel rag-sources"><h3>{esc(heading)}</h3><ol>{items}</ol></div>'
-
-
-def muted_html(text: str) -> str:
-    return f'<p class="rag-muted">{esc(text)}</p>'
-
-
-def table_html(headers: Iterable[str], rows: Iterable[Iterable[object]], empty: str) -> str:
-    """A plain table of escaped cells."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    if not body:
-        return muted_html(empty)
-    return f'<table class="rag-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return str(_FRAGMENTS.sources_panel(heading, cards, say("no_passages", lang), _passage_langs(answer)))
 
 
 def documents_html(rows: Iterable[dict[str, Any]], lang: str = "en") -> str:
-    table = table_html(
-        say("library_columns", lang).split("|"),
-        [(d["title"], d["source"], language_label(d["language"], lang), d["chunks"], d["doc_id"]) for d in rows],
-        say("no_documents", lang),
+    return str(
+        _FRAGMENTS.table_panel(
+            say("documents_in_index", lang),
+            say("library_columns", lang).split("|"),
+            [(d["title"], d["source"], language_label(d["language"], lang), d["chunks"], d["doc_id"]) for d in rows],
+            say("no_documents", lang),
+        )
     )
-    return f'<div class="rag-panel"><h3>{esc(say("documents_in_index", lang))}</h3>{table}</div>'
 
 
 def upload_report_html(outcomes: Iterable[FileOutcome], lang: str = "en") -> str:
-    table = table_html(
-        say("upload_columns", lang).split("|"),
-        [(o.file, o.status, ", ".join(o.documents), o.reason) for o in outcomes],
-        say("no_files", lang),
+    return str(
+        _FRAGMENTS.table_panel(
+            say("upload", lang),
+            say("upload_columns", lang).split("|"),
+            [(o.file, o.status, ", ".join(o.documents), o.reason) for o in outcomes],
+            say("no_files", lang),
+        )
     )
-    return f'<div class="rag-panel"><h3>{esc(say("upload", lang))}</h3>{table}</div>'
 
 
 def page_html(title: str, body: str, styles: Iterable[str] = ("page.css",), scripts: Iterable[str] = ()) -> str:
     """A whole standalone page (viewer, widget, demo) around already-escaped `body` markup."""
-    links = "".join(f'<link rel="stylesheet" href="/ui-assets/{esc(name)}">' for name in styles)
-    tags = "".join(f'<script src="/ui-assets/{esc(name)}" defer></script>' for name in scripts)
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title>{links}{tags}</head><body>{body}</body></html>"
-    )
+    return _TEMPLATES.get_template("page.html").render(title=title, body=Markup(body), styles=styles, scripts=scripts)
 
 
 def page_response(
