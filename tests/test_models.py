@@ -40,8 +40,10 @@ def test_bundled_qwen_assembles_to_the_pinned_file():
     start = time.perf_counter()
     assert resolve_model("") == path
     assert time.perf_counter() - start < 1.0, "a verified model must not be re-hashed"
+    start = time.perf_counter()
     info = gguf_info(path)
     assert info.architecture == "qwen2" and info.min_size == QWEN_SIZE
+    assert time.perf_counter() - start < 1.0, "a model's header is read without its vocabulary"
 
 
 def test_smollm2_test_model_is_there_and_intact():
