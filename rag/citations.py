@@ -27,11 +27,6 @@ def marks(text: str) -> list[int]:
     return [n for match in MARK.finditer(text) for n in _numbers(match.group(1))]
 
 
-def cited_numbers(text: str) -> list[int]:
-    """The n of each single [n] mark, in order: marks as the final answer writes them."""
-    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
-
-
 def strip_marks(text: str) -> str:
     """The text without its [n] marks."""
     return MARK.sub("", text)

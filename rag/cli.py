@@ -13,7 +13,6 @@ import os
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,6 @@ from rag.llms import BackendUnavailable
 from rag.models import ModelUnavailable
 from rag.settings import Settings, SettingsError
 from rag.sources import display_source
-
-Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
