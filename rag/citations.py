@@ -14,8 +14,9 @@ from rag.answer import Citation, Passage
 # [1], [1, 2], [1][2], [1-2] and the full-width brackets some models emit.
 MARK = re.compile(r"\s?[\[【](\d+(?:\s*[,;–-]\s*\d+)*)[\]】]")
 # A sentence ends at . ! ? (not after an initial as in "U.S." or an ordinal as in
-# "12. Oktober"), takes the citation marks that follow it (and a closing quote the 1.5B model
-# sets apart at the end of a line: "… closer to NATO. \""), or ends at a line break.
+# "12. Oktober"), takes the citation marks that follow it (and a closing quote that
+# Qwen2.5-Coder-1.5B-Instruct sets apart at the end of a line: "… closer to NATO. \""), or ends
+# at a line break.
 _SENTENCE_END = re.compile(
     r"(?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?]+[\"'”’»)]*(?:[ \t]+[\"”»](?=[ \t]*(?:\n|$)))?"
     r"(?:\s*,?\s*[\[【][\d,;\s–-]+[\]】])*(?=\s|$)|\n"

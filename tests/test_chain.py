@@ -487,7 +487,7 @@ class TestLocalModel:
         strict=False,
     )
     def test_a_fact_only_the_german_article_holds_is_answered_from_it_or_not_at_all(self, demo_engine: Engine) -> None:
-        # The 1.5B model answers "Brussels" (where the handover was) more often than not: the
+        # Qwen2.5-Coder-1.5B-Instruct answers "Brussels" (where the handover was) more often than not: the
         # verifier must then withhold it, since no evidence sentence says so.
         answer = demo_engine.ask(WIESBADEN_QUESTION, backend="local")
         assert "Brussels" not in answer.short_answer
