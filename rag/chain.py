@@ -179,12 +179,12 @@ def settle(
         return _unclear_above(checked, lang, reason) if checked.kept_claims else _nearest(verifier, lang, reason)
     # The held short answer, now judged, goes first.
     shown = f"{checked.short}\n{checked.shown}" if checked.hold_short and checked.short else checked.shown
-    if not has_model(backend) and asked_kind(request.question) and not checked.short:
-        # A question for a name, number or date that no evidence sentence answers outright:
-        # the quotes are what is nearest, not an answer.
-        return _unclear_above(
-            checked, lang, f"no evidence sentence states the {asked_kind(request.question)} asked for"
-        )
+    if not has_model(backend) and asked_kind(request.question):
+        # A question for a name, number or date: the quoter cannot tell whether a quote states
+        # what is asked or only holds a name beside the topic, so the quotes are shown as what
+        # is nearest, not as an answer.
+        reason = f"the quoter does not read a {asked_kind(request.question)} off the evidence"
+        return Outcome(f"{_notice('quoted', lang)}\n{checked.shown.strip()}", True, reason=reason)
     if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
         # The short answer stands, but nothing shown states it (its support fell, or says
         # something else): quote the sentence that does, so that the answer is checked by a click.
@@ -196,16 +196,17 @@ def settle(
 
 def _unclear_above(checked: CheckedReply, lang: str, reason: str) -> Outcome:
     """A refusal that says the documents are unclear above the checked sentences the reply stated."""
-    return Outcome(f"{_unclear(lang)}\n{checked.shown.strip()}", True, reason=reason)
+    return Outcome(f"{_notice('unclear', lang)}\n{checked.shown.strip()}", True, reason=reason)
 
 
 def _nearest(verifier: Verifier, lang: str, reason: str) -> Outcome:
     """A refusal that says the documents are unclear and quotes the best evidence sentence."""
-    return Outcome(f"{_unclear(lang)}\n{verifier.quote(verifier.evidence.ranked()[0])}", True, reason=reason)
+    return Outcome(f"{_notice('unclear', lang)}\n{verifier.quote(verifier.evidence.ranked()[0])}", True, reason=reason)
 
 
-def _unclear(lang: str) -> str:
-    return prompts.load("unclear_de" if lang == "de" else "unclear_en")
+def _notice(name: str, lang: str) -> str:
+    """The line above quotes that are not an answer, in the question's language."""
+    return prompts.load(f"{name}_de" if lang == "de" else f"{name}_en")
 
 
 def _checked_stream(pieces: Iterator[str], checked: CheckedReply, stop: threading.Event | None) -> Iterator[str]:

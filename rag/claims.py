@@ -349,6 +349,7 @@ _AMOUNT_SPAN = re.compile(
     rf"|\b(?:{'|'.join(_NUMBER_WORDS)})\s[a-zäöü]\w+",
     re.I,
 )
+_POSSESSIVE = re.compile(r"['’]s?$")
 _NAME_SPAN = re.compile(r"[A-ZÄÖÜ][\w’'.-]*(?:\s+(?:(?:of|de|von|van|la|du)\s+)?[A-ZÄÖÜ][\w’'.-]*)*")
 
 
@@ -369,6 +370,8 @@ def stated_answer(question: str, sentence: str) -> str:
             span = head  # "23 von": a unit is no function word
         if kind == "name" and ((match.start() == 0 and " " not in span) or months(span) or not names(f"x {span}")):
             continue  # a sentence's first word is capitalised whatever it is; a month is no name
+        if kind == "name" and (_POSSESSIVE.search(span) or names(f"x {span.split()[-1]}") & names(question)):
+            continue  # "NATO's summit" names what the answer belongs to; "Mark Rutte" is whom the question is about
         if kind == "number" and not is_kind("number", span):
             continue
         told = facts(span)

@@ -257,8 +257,14 @@ class TestVerification:
         _, shown = checked(demo_engine, DEMO_QUESTION, f"Support: {claim}{claim}")
         assert shown.count("second priority") == 1
 
-    def test_the_quoter_names_a_short_answer_only_where_one_span_states_it(self) -> None:
+    def test_the_answer_a_previous_turn_gave_is_read_only_where_one_span_states_it(self) -> None:
+        # What a follow-up's pronoun refers to (rag/condense.py): the one span of the kind asked.
         assert stated_answer("For how many years did he lead?", "He led the party for 14 years.") == "14 years"
+        # "Leipzig's" names what something belongs to; "Maria Ortiz" in the question is its subject.
+        assert (
+            stated_answer("Who chairs the club?", "Its chair, Maria Ortiz, lives in Leipzig's centre.") == "Maria Ortiz"
+        )
+        assert stated_answer("Who succeeded Maria Ortiz?", "Maria Ortiz handed over to Ian Frost.") == "Ian Frost"
         assert stated_answer("Wie viele Länder halten das Ziel ein?", "Nur 23 von 32 Ländern halten es ein.") == ""
         assert (
             stated_answer("Wie viele der 32 Länder halten das Ziel ein?", "Nur 23 von 32 Ländern halten es ein.")
@@ -309,7 +315,25 @@ class TestExtractiveAnswers:
         engine.ingest([notes])
         answer = engine.ask("Who chairs the Kestrel Bakery Cooperative's branch in Dresden?")
         assert answer.refused and "Dresden" in answer.refusal_reason
-        assert not engine.ask("Who chairs the Kestrel Bakery Cooperative?").refused
+        answered = engine.ask("Who chairs the Kestrel Bakery Cooperative?")
+        assert answered.answer.startswith("Without a language model") and "Maria Ortiz" in answered.answer
+
+    def test_the_quoter_reads_no_short_answer_off_a_quote_it_only_shows(self, tmp_path: Path) -> None:
+        # A sentence that holds a name is not one that says the name answers the question: without
+        # a model the quote is shown as the nearest evidence, never a name picked out of it.
+        notes = tmp_path / "notes"
+        notes.mkdir()
+        (notes / "depot.txt").write_text(
+            "Harwick signal depot\nThe Harwick signal depot opened in 1953 near Lowmoor. "
+            "In 1961 Ruth Calloway took over the depot from Major Ian Frost, the former Army Chief of Staff.\n",
+            encoding="utf-8",
+        )
+        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
+        engine.ingest([notes])
+        answer = engine.ask("Who did Ruth Calloway take over the depot from?")
+        assert answer.short_answer == "" and answer.refused
+        assert answer.answer.startswith("Without a language model") and "Ian Frost" in answer.answer
+        assert_every_mark_is_an_exact_evidence_span(answer, engine)
 
     def test_a_misspelt_name_is_still_recognised(self, demo_engine: Engine) -> None:
         answer = demo_engine.ask("What are Mark Rute's three priorities?")
