@@ -1,8 +1,9 @@
 """The evidence step: every sentence of the answer passages, scored once against the question.
 
 Each sentence is embedded once and scored `0.6 x cosine + 0.4 x share of the question's
-content words it holds`; the rerank, the gate, the prompt, the extractive quoter and the
-verifier all read these scores and vectors instead of embedding again.
+content words it holds` (`0.9 x cosine` in another language than the question's); the
+rerank, the gate, the prompt, the extractive quoter and the verifier all read these scores
+and vectors instead of embedding again.
 
 The prompt shows evidence *blocks*: the best sentences, each with the sentence after it
 (lists and explanations continue there), adjacent ones of a document joined, until a
@@ -23,9 +24,14 @@ from rag.answer import Passage
 from rag.chunking import count_tokens, sentence_spans
 from rag.embedders import Embedder
 from rag.instructions import addresses_assistant
+from rag.language import detect_language
 from rag.retrieval import CLOSING
 
 SIMILARITY_WEIGHT = 0.6  # the rest goes to word overlap
+# A sentence in another language than the question scores by similarity alone, times this:
+# chosen on the tune halves of XQuAD and the demo set (docs/benchmarks.md); at 1.0 an unrelated
+# German sentence cleared the gate for an English question the documents do not answer.
+CROSS_LINGUAL_WEIGHT = 0.9
 MIN_SENTENCE_CHARS = 20  # shorter pieces are headings or list numbers, not evidence
 GAP_SENTENCES = 3  # chosen sentences this close in one document share a block, with what lies between
 
@@ -169,13 +175,23 @@ def gather(question: str, passages: list[Passage], embedder: Embedder) -> Eviden
     vectors = embedder.embed_documents_array([text for *_, text in pieces])
     similarity = vectors @ query
     asked = stems(question)
+    lang = detect_language(question)
     sentences = [
-        Sentence(
-            p, doc_id, start, end, text, SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * overlap(asked, text)
-        )
+        Sentence(p, doc_id, start, end, text, _score(float(sim), asked, text, lang, passages[p].lang))
         for (p, doc_id, start, end, text), sim in zip(pieces, similarity, strict=True)
     ]
     return EvidenceSet(question, passages, sentences, vectors, query, embedder)
+
+
+def _score(similarity: float, asked: set[str], text: str, question_lang: str, text_lang: str) -> float:
+    """How well a sentence answers the question. Across languages the question's words cannot
+    be found in the sentence, and the word-overlap part would rank a German sentence that
+    answers an English question under English ones that only share its topic; there the
+    similarity, which the multilingual embedder keeps comparable across languages, stands for
+    both parts, slightly discounted (CROSS_LINGUAL_WEIGHT)."""
+    if "und" not in (question_lang, text_lang) and text_lang and question_lang != text_lang:
+        return CROSS_LINGUAL_WEIGHT * similarity
+    return SIMILARITY_WEIGHT * similarity + (1 - SIMILARITY_WEIGHT) * overlap(asked, text)
 
 
 def restrict(evidence: EvidenceSet, passages: list[Passage]) -> EvidenceSet:
