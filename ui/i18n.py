@@ -91,7 +91,10 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "No documents yet: add some in the Documents tab.",
         "de": "Noch keine Dokumente: fügen Sie welche im Tab Dokumente hinzu.",
     },
-    "library_columns": {"en": "Title|Source|Language|Chunks|Id", "de": "Titel|Quelle|Sprache|Abschnitte|Id"},
+    "library_columns": {
+        "en": "Title|Source|Language|Added|Chunks|Id",
+        "de": "Titel|Quelle|Sprache|Hinzugefügt|Abschnitte|Id",
+    },
     "upload": {"en": "Upload", "de": "Hochladen"},
     "upload_columns": {"en": "File|Result|Documents|Problem", "de": "Datei|Ergebnis|Dokumente|Problem"},
     "no_files": {"en": "No files.", "de": "Keine Dateien."},

@@ -213,10 +213,18 @@ def table_html(headers: Iterable[str], rows: Iterable[Iterable[object]], empty: 
 def documents_html(rows: Iterable[dict[str, Any]], lang: str = "en") -> str:
     table = table_html(
         say("library_columns", lang).split("|"),
-        [(d["title"], d["source"], language_label(d["language"], lang), d["chunks"], d["doc_id"]) for d in rows],
+        [
+            (d["title"], d["source"], language_label(d["language"], lang), _day(d["added"]), d["chunks"], d["doc_id"])
+            for d in rows
+        ],
         say("no_documents", lang),
     )
     return f'<div class="rag-panel"><h3>{esc(say("documents_in_index", lang))}</h3>{table}</div>'
+
+
+def _day(added: str | None) -> str:
+    """The day a document was added (UTC, as the index records it), or a dash when it is not known."""
+    return added[:10] if added else "–"
 
 
 def upload_report_html(outcomes: Iterable[FileOutcome], lang: str = "en") -> str:
