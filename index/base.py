@@ -77,6 +77,9 @@ def normalise_title(title: str) -> str:
     return re.sub(r"\s*\([^)]*\)\s*$", "", title).strip().lower()
 
 
+ADDED = "added"  # the Document.meta key of when this version of it was ingested (ISO 8601, UTC)
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """A stored document without its text: what ingest compares and a library lists."""
@@ -89,6 +92,12 @@ class DocumentInfo:
     content_hash: str
     chunks: int  # how many chunks the store holds for it
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def added(self) -> str | None:
+        """When this version of the document was ingested; None for one indexed before dates were kept."""
+        value = self.meta.get(ADDED)
+        return value if isinstance(value, str) else None
 
     @classmethod
     def of(cls, doc: Document, chunks: int) -> DocumentInfo:

@@ -7,9 +7,10 @@ choice, not a backend: local when a model is there, else extractive.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from rag import registry
 from rag.models import bundled_model_installed
@@ -28,6 +29,14 @@ class Backend:
     # The model that writes replies from the numbered evidence, condenses follow-ups and judges
     # its answers; None for a backend that quotes the evidence instead.
     chat_model: Callable[[Settings], BaseChatModel] | None = None
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A chat model that ends a streamed call once a signal is set, even amid a long prompt
+    (which a closed stream only ends at its first token)."""
+
+    def stopping(self, stop: threading.Event) -> BaseChatModel: ...
 
 
 EXTRACTIVE = Backend("extractive", describe=lambda settings: "extractive")
@@ -64,12 +73,14 @@ def describe(settings: Settings, requested: str | None = None) -> str:
     return backend(resolve(settings, requested)).describe(settings)
 
 
-def chat_model(settings: Settings, name: str) -> BaseChatModel:
-    """The chat model of a backend; a ValueError for a backend without one."""
+def chat_model(settings: Settings, name: str, stop: threading.Event | None = None) -> BaseChatModel:
+    """The chat model of a backend, ending its streamed calls once `stop` is set if it can;
+    a ValueError for a backend without one."""
     make = backend(name).chat_model
     if make is None:
         raise ValueError(
             f"the {name} backend has no chat model: choose one of "
             f"{', '.join(n for n in registry.names(registry.LLM_BACKENDS) if has_model(n))}"
         )
-    return make(settings)
+    model = make(settings)
+    return model.stopping(stop) if stop is not None and isinstance(model, Stoppable) else model

@@ -98,7 +98,7 @@ class AnswerChain:
         else:
             request = Request(standalone, lang, evidence, blocks)
             checked = CheckedReply(verifier, hold_short=judges(self.settings, backend))
-            pieces = make_generator(self.settings, backend).reply(request, usage)
+            pieces = make_generator(self.settings, backend, stop).reply(request, usage)
             yield from _timed(_checked_stream(pieces, checked, stop), timings, started)
             if stop is not None and stop.is_set():
                 return

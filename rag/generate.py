@@ -10,6 +10,7 @@ prompt. Neither checks anything: the verify step reads what both write.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -75,13 +76,14 @@ class Extractive:
 class LLM:
     """A chat model shown the numbered evidence blocks."""
 
-    def __init__(self, settings: Settings, backend: str) -> None:
+    def __init__(self, settings: Settings, backend: str, stop: threading.Event | None = None) -> None:
         self.settings = settings
         self.backend = backend
+        self.stop = stop
 
     def reply(self, request: Request, usage: Usage) -> Iterator[str]:
         chain = ChatPromptTemplate.from_messages([("human", prompts.load("answer"))]) | chat_model(
-            self.settings, self.backend
+            self.settings, self.backend, self.stop
         )
         inputs = {
             "evidence": evidence_text(request.evidence, request.blocks),
@@ -112,6 +114,6 @@ def evidence_text(evidence: EvidenceSet, blocks: list[Block]) -> str:
     return "\n\n".join(parts)
 
 
-def make_generator(settings: Settings, backend: str) -> Generator:
-    """The generate step of a resolved backend: its chat model's, or the quoter when it has none."""
-    return LLM(settings, backend) if has_model(backend) else Extractive()
+def make_generator(settings: Settings, backend: str, stop: threading.Event | None = None) -> Generator:
+    """The generate step of a resolved backend: its chat model's (stopped by `stop`), or the quoter."""
+    return LLM(settings, backend, stop) if has_model(backend) else Extractive()

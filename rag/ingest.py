@@ -14,12 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from index.base import DocumentInfo, Indexed, IndexProblem, VectorStore, check_embedder, searchable_text
+from index.base import ADDED, DocumentInfo, Indexed, IndexProblem, VectorStore, check_embedder, searchable_text
 from index.records import Chunk, Document
 from rag.chunking import chunk_text
 from rag.embedders import Embedder
@@ -161,7 +162,9 @@ def remove(doc_ids: Sequence[str], store: VectorStore) -> list[str]:
 
 
 def _plan(stored: dict[str, DocumentInfo], loaded: dict[str, list[Document]], report: IngestReport) -> list[Document]:
-    """The documents to (re)embed; the report says which are added, updated, unchanged and removed."""
+    """The documents to (re)embed, dated now; the report says which are added, updated, unchanged
+    and removed. An unchanged document is not written again, so it keeps the date it was added."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     taken = {doc_id: doc.origin for doc_id, doc in stored.items()}
     fresh: list[Document] = []
     for origin, docs in loaded.items():
@@ -176,7 +179,7 @@ def _plan(stored: dict[str, DocumentInfo], loaded: dict[str, list[Document]], re
                 report.unchanged.append(doc.doc_id)
             else:
                 (report.updated if old is not None else report.added).append(doc.doc_id)
-                fresh.append(doc)
+                fresh.append(dataclasses.replace(doc, meta={**doc.meta, ADDED: now}))
         report.removed.extend(sorted(present - seen))
     return fresh
 

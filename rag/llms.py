@@ -4,7 +4,8 @@ Only models live here: no prompt text and no retrieval logic.
 
 - ``LlamaCppChat``: llama-cpp-python in this process, with the GGUF's own chat template.
   One ``llama_cpp.Llama`` per (file, n_ctx, n_threads) per process, shared by every
-  ``LlamaCppChat`` that names it; calls into it are serialised by a lock.
+  ``LlamaCppChat`` that names it; calls into it are serialised by a lock. A streamed call of
+  ``.stopping(event)``'s model ends once the event is set, even while llama.cpp reads the prompt.
 - ``OpenAICompatChat``: ``langchain_openai.ChatOpenAI`` that turns "server down /
   unreachable / too slow" into ``BackendUnavailable`` with a message saying what to do.
 - ``LOCAL`` and ``OPENAI``: the backends built on them (rag/backends.py), registered as
@@ -22,7 +23,7 @@ import asyncio
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,10 @@ class BackendUnavailable(Exception):
 # --- local llama.cpp ------------------------------------------------------------------
 
 
+def _never() -> bool:
+    return False
+
+
 class _Loaded:
     """One llama_cpp.Llama with the lock that serialises calls into it."""
 
@@ -77,6 +82,31 @@ class _Loaded:
         self.lock = threading.Lock()
         self._formatter: Any = None
         self._formatter_ready = False
+        self._stopped: Callable[[], bool] = _never
+        # Held here for as long as llama.cpp may call it: ctypes frees a collected callback.
+        self._abort: Any = None
+
+    def arm(self, stopped: Callable[[], bool]) -> None:
+        """Let llama.cpp abort the prompt it evaluates once `stopped()` is true.
+
+        Only during prompt evaluation, which takes seconds: between tokens the caller checks
+        its stop signal anyway, and a Python callback at every step of every token costs the
+        GIL, which another busy thread turns into a 5-fold slower answer.
+        """
+        import llama_cpp
+
+        self._stopped = stopped
+        if self._abort is None:
+            self._abort = llama_cpp.ggml_abort_callback(lambda _data: self._stopped())
+        llama_cpp.llama_set_abort_callback(self.llama.ctx, self._abort, None)
+
+    def disarm(self) -> None:
+        if self._stopped is _never:
+            return
+        import llama_cpp
+
+        llama_cpp.llama_set_abort_callback(self.llama.ctx, llama_cpp.ggml_abort_callback(), None)
+        self._stopped = _never
 
     def count_prompt_tokens(self, messages: list[dict[str, str]]) -> int | None:
         """Prompt tokens as the GGUF's chat template renders them (as create_chat_completion does)."""
@@ -213,6 +243,8 @@ class LlamaCppChat(BaseChatModel):
     seed: int = DEFAULT_SEED
     stop: list[str] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)  # extra create_chat_completion args
+    # Set once the reader stops the answer: a streamed call then ends, even amid a long prompt.
+    stop_signal: threading.Event | None = Field(default=None, exclude=True)
 
     @property
     def _llm_type(self) -> str:
@@ -235,6 +267,10 @@ class LlamaCppChat(BaseChatModel):
     def load(self) -> _Loaded:
         """Load (once per process) and return the shared model; call it to warm up at start."""
         return load_llama(self.model_path, self.n_ctx, self.n_threads, self.seed)
+
+    def stopping(self, stop: threading.Event) -> LlamaCppChat:
+        """This model, its streamed calls ended once `stop` is set (rag.backends.Stoppable)."""
+        return self.model_copy(update={"stop_signal": stop})
 
     @property
     def llama(self) -> Any:
@@ -319,10 +355,16 @@ class LlamaCppChat(BaseChatModel):
         cancel: threading.Event | None,
         kwargs: dict[str, Any],
     ) -> Generator[ChatGenerationChunk]:
-        """Token chunks, then one empty chunk carrying finish reason and usage."""
+        """Token chunks, then one empty chunk carrying finish reason and usage; once `cancel` or
+        the model's stop signal is set, the chunks end within a step of llama.cpp's computation."""
         loaded = self.load()
         msgs = self._messages(messages)
         params = self._params(stop, kwargs)
+        signals = [s for s in (cancel, self.stop_signal) if s is not None]
+
+        def stopped() -> bool:
+            return any(s.is_set() for s in signals)
+
         completion_tokens = 0
         finish_reason = None
         with loaded.lock:
@@ -331,20 +373,30 @@ class LlamaCppChat(BaseChatModel):
                 stream = loaded.llama.create_chat_completion(messages=msgs, stream=True, **params)
             except ValueError as exc:
                 raise self._context_error(exc, loaded, msgs) from exc
+            if signals:
+                loaded.arm(stopped)
             try:
                 for part in stream:
+                    loaded.disarm()  # the prompt is evaluated once the first token is out
                     choice = part["choices"][0]
                     finish_reason = choice.get("finish_reason") or finish_reason
                     content = choice.get("delta", {}).get("content")
                     if content:
                         completion_tokens += 1
                         yield ChatGenerationChunk(message=AIMessageChunk(content=content))
-                    if cancel is not None and cancel.is_set():
+                    if stopped():
                         finish_reason = "cancelled"
                         break
             except ValueError as exc:
                 raise self._context_error(exc, loaded, msgs) from exc
+            except RuntimeError:  # llama_decode's "aborted", when it was asked to
+                if not stopped():
+                    raise
+                finish_reason = "cancelled"
+                # The aborted prompt's evaluated part stays in llama.cpp's memory: start afresh.
+                loaded.llama.reset()
             finally:
+                loaded.disarm()
                 close = getattr(stream, "close", None)
                 if close is not None:
                     close()  # finish llama.cpp's generator before another call may start

@@ -244,9 +244,33 @@ def test_follow_up_uses_history(client: httpx.Client) -> None:
 def test_backend_failure_is_a_503_or_an_error_event(client: httpx.Client) -> None:
     response = client.post("/api/ask", json={"question": RUTTE, "backend": "openai"})
     assert response.status_code == 503 and response.json()["detail"]
+    assert response.json()["code"] == "MODEL_UNAVAILABLE"
     with client.stream("POST", "/api/ask/stream", json={"question": RUTTE, "backend": "openai"}) as response:
         events = sse_events(response)
     assert events[-1][0] == "error" and json.loads(events[-1][1])["detail"]
+    assert json.loads(events[-1][1])["code"] == "MODEL_UNAVAILABLE"
+
+
+def test_a_conversation_answers_one_question_at_a_time(
+    api_server: Server, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = api_server.engine.ask_stream
+
+    def slow_stream(*args: Any) -> Iterator[Any]:  # the real stream, at a model's pace
+        for item in real(*args):
+            yield item
+            time.sleep(0.5)
+
+    monkeypatch.setattr(api_server.engine, "ask_stream", slow_stream)
+    conversation = client.post("/api/conversations", json={}).json()["id"]
+    asked = {"question": RUTTE, "conversation_id": conversation}
+    with client.stream("POST", "/api/ask/stream", json=asked) as first:
+        lines = first.iter_lines()
+        while next(lines) != "event: evidence":
+            pass
+        second = client.post("/api/ask", json=asked)
+        assert second.status_code == 409 and second.json()["code"] == "CONVERSATION_BUSY"
+        assert "still answering" in second.json()["detail"]
 
 
 def test_uploaded_text_is_searchable_right_away(client: httpx.Client) -> None:
@@ -358,6 +382,7 @@ def test_with_keys_set_nothing_that_holds_data_answers_without_one(keyed: str) -
             assert response.status_code == 401, (method, path, response.status_code)
         wrong = anyone.get("/api/health", headers={"X-API-Key": EDITOR[:-1] + "x"})
         assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
+        assert wrong.json()["code"] == "KEY_NEEDED"
         browser = anyone.get("/", headers={"Accept": "text/html"})
         assert browser.status_code == 303 and browser.headers["location"] == "/login?next=%2F"
         for open_page in ("/login", "/widget.js", "/widget", "/docs"):
@@ -376,6 +401,7 @@ def test_a_reader_asks_and_reads_an_editor_also_changes_documents(keyed: str, ap
             reader.post("/gradio_api/upload", files=note),
         ):
             assert response.status_code == 403 and "editor key" in response.json()["detail"]
+            assert response.json()["code"] == "EDITOR_KEY_NEEDED"
     with httpx.Client(base_url=keyed, headers={"X-API-Key": EDITOR}, timeout=60) as editor:
         added = editor.post(
             "/api/documents", files=[("files", ("editor-note.txt", b"Editors may add notes.", "text/plain"))]
@@ -403,28 +429,30 @@ def test_a_browser_signs_in_once_and_carries_a_session_cookie(keyed: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "message"),
+    ("body", "message", "code"),
     [
-        ({"question": "   "}, 422, "empty"),
-        ({"question": "x" * 301}, 422, "limit is 300"),
-        ({"question": RUTTE, "backend": "gpt-9"}, 422, "backend"),
-        ({"history": []}, 422, "question"),
+        ({"question": "   "}, "empty", "QUESTION_EMPTY"),
+        ({"question": "x" * 301}, "limit is 300", "QUESTION_TOO_LONG"),
+        ({"question": RUTTE, "backend": "gpt-9"}, "backend", "INVALID_REQUEST"),
+        ({"history": []}, "question", "INVALID_REQUEST"),
     ],
 )
-def test_bad_questions_get_clear_422s(client: httpx.Client, body: dict, status: int, message: str) -> None:
+def test_bad_questions_get_clear_422s(client: httpx.Client, body: dict, message: str, code: str) -> None:
     for path in ("/api/ask", "/api/ask/stream"):
         response = client.post(path, json=body)
-        assert response.status_code == status
-        assert message in response.json()["detail"]
+        assert response.status_code == 422
+        assert message in response.json()["detail"] and response.json()["code"] == code
 
 
 def test_bad_json_and_oversize_bodies(client: httpx.Client, api_server: Server) -> None:
     bad = client.post("/api/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
     assert bad.status_code == 422 and bad.json()["detail"] == "the request body is not valid JSON"
+    assert bad.json()["code"] == "INVALID_REQUEST"
 
     huge_history = [{"role": "user", "content": "x" * 100_000}] * 11
     too_big = client.post("/api/ask", json={"question": RUTTE, "history": huge_history})
     assert too_big.status_code == 413 and "too large" in too_big.json()["detail"]
+    assert too_big.json()["code"] == "TOO_LARGE"
 
     big_file = b"word " * 12_000  # 60 kB against a 0.05 MB limit
     upload = client.post("/api/documents", files=[("files", ("big.txt", big_file, "text/plain"))])

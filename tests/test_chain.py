@@ -5,11 +5,14 @@ on the real demo index with the real embedder; the local model tests run the rea
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from rag.answer import Answer, EvidenceFound
+from rag.backends import chat_model
 from rag.chain import settle
 from rag.claims import facts, missing, stated_answer, vocabulary
 from rag.engine import Engine
@@ -567,3 +570,29 @@ class TestLocalModel:
         assert "HACKED" not in answer.answer.upper()
         assert "dutch" in answer.answer.lower()
         assert_every_mark_is_an_exact_evidence_span(answer, engine)
+
+    def test_stop_during_the_prompt_ends_the_answer_within_a_second_and_the_next_one_is_whole(
+        self, demo_engine: Engine
+    ) -> None:
+        # The model reads its prompt for seconds on two cores before its first token: Stop
+        # must not wait for that token. (Loading the model, on the first question, it does wait for.)
+        chat_model(demo_engine.settings, "local").load()
+        stop, stopped_at = threading.Event(), []
+
+        def press_stop() -> None:
+            stopped_at.append(time.perf_counter())
+            stop.set()
+
+        stream = demo_engine.ask_stream("How does Rutte describe the threat from Russia?", None, "local", stop)
+        shown: list[object] = []
+        for item in stream:
+            if isinstance(item, EvidenceFound):
+                threading.Timer(0.3, press_stop).start()  # while the model still reads its prompt
+            else:
+                shown.append(item)
+        assert stopped_at and time.perf_counter() - stopped_at[0] < 1.0
+        assert shown == []  # no text, no Answer: stopped before the first token
+
+        answer = demo_engine.ask(DEMO_QUESTION, backend="local")
+        assert not answer.refused and "ukraine" in answer.answer.lower()
+        assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docx
@@ -32,7 +33,7 @@ from ui.documents import (
     library_summary,
     save_upload,
 )
-from ui.render import sources_html
+from ui.render import documents_html, sources_html
 from ui.server import create_app
 
 HARBOUR_RULES = (
@@ -124,6 +125,7 @@ def test_document_rows_carry_title_language_chunks_and_a_source_a_reader_may_see
         assert row["title"] and not row["title"].startswith(row["doc_id"])
         assert row["chunks"] > 0
         assert row["source"] == f"{row['doc_id']}.txt"
+        assert datetime.fromisoformat(row["added"]).tzinfo is not None  # when it was ingested
     assert {(row["lang"], row["language"]) for row in rows} == {("en", "English"), ("de", "German")}
     assert [row["title"].casefold() for row in rows] == sorted(row["title"].casefold() for row in rows)
 
@@ -170,6 +172,29 @@ def test_deleting_a_document_removes_it_and_its_uploaded_file(fresh_settings: Se
     assert delete_document(engine, "quay-notes")
     assert document_rows(engine) == [] and not stored.exists()
     assert not delete_document(engine, "quay-notes")
+
+
+def test_the_library_shows_the_day_each_document_was_added_and_a_dash_where_the_index_kept_none(
+    fresh_settings: Settings, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "quay.txt").write_text("The east quay opens at six.", encoding="utf-8")
+    engine = Engine(fresh_settings, auto_demo=False)
+    engine.ingest([notes])
+    today = datetime.now(UTC).date().isoformat()
+    assert today in documents_html(document_rows(engine), "de")
+    assert ">Hinzugefügt<" in documents_html(document_rows(engine), "de")
+
+    # An index written before dates were kept: its documents' metadata has none.
+    [stored] = fresh_settings.index_dir.glob("gen-*/documents.jsonl")
+    rows = [json.loads(line) for line in stored.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        del row["meta"]["added"]
+    stored.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    older = Engine(fresh_settings, auto_demo=False)
+    assert [row["added"] for row in document_rows(older)] == [None]
+    assert "<td>–</td>" in documents_html(document_rows(older)) and today not in documents_html(document_rows(older))
 
 
 def test_an_index_folder_with_nothing_in_it_is_an_empty_library(fresh_settings: Settings) -> None:
@@ -238,6 +263,7 @@ def test_uploaded_documents_are_listed_by_their_titles_and_file_names(
     rows = {row["doc_id"]: row for row in listed.json()}
     assert (rows["harbour-rules"]["title"], rows["harbour-rules"]["source"]) == ("Harbour rules", "harbour-rules.md")
     assert (rows["board"]["title"], rows["board"]["source"]) == ("Harbour board minutes", "board.docx")
+    assert all(datetime.fromisoformat(row["added"]) for row in rows.values())  # when each was uploaded
     assert not [path for path in server_paths(server) if path in listed.text]
 
 

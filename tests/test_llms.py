@@ -108,6 +108,16 @@ def test_stopping_a_stream_early_frees_the_model(smol):
     assert smol.invoke(QUESTION).content  # would hang if the lock were still held
 
 
+def test_a_stop_signal_ends_a_stream_before_its_prompt_is_read(local_settings, smol):
+    stop = threading.Event()
+    stop.set()  # before llama.cpp has evaluated a token of the prompt
+    chunks = list(chat_model(local_settings, "local", stop).stream("Write a long story about a dragon."))
+    assert [c.content for c in chunks if c.content] == []  # not even the first token
+    assert chunks[-1].response_metadata["finish_reason"] == "cancelled"
+    assert not smol.load().lock.locked()
+    assert "paris" in smol.invoke(QUESTION).content.lower()  # the aborted prompt left nothing behind
+
+
 def test_concurrent_calls_are_serialised(smol):
     results: list[str] = []
 

@@ -59,9 +59,11 @@ def test_an_answer_is_safe_markdown_with_its_marks_linked(demo_engine: Engine) -
 
 
 def test_labels_inside_an_answer_follow_its_language(demo_engine: Engine) -> None:
-    german = demo_engine.ask("Wer lädt zum Gipfel in Ramstein ein?")
+    german = demo_engine.ask("Was sagt Rutte über die Unterstützung der Ukraine?")
     assert footer_text(german).startswith("beantwortet von") and "Quelle" in footer_text(german)
     assert "Zitierte Quellen" in sources_html(german)
+    quoted = demo_engine.ask("Wer lädt zum Gipfel in Ramstein ein?")  # the quoter reads off no name
+    assert quoted.refused and "nächster Beleg zitiert" in footer_text(quoted)
     refused = replace(german, refused=True, citations=[])
     assert "Nicht in den Dokumenten" in answer_html(refused)
     english = demo_engine.ask(QUESTION)

@@ -4,6 +4,8 @@ in a temporary folder) behave alike, and the whole answer path runs on Milvus.""
 from __future__ import annotations
 
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +121,27 @@ def test_re_ingesting_a_changed_file_replaces_its_chunks(notes: Engine, tmp_path
     assert notes.document("depot").text.startswith("The depot at Harrow Quay now stores salt.")
     assert notes.store.lexical_search("grain", 5) == []
     assert notes.search("What does the depot store?", k=1)[0].doc_id == "depot"
+
+
+def test_a_document_keeps_the_date_it_was_added_until_it_changes(notes: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    write_note(folder, "depot", "The depot at Harrow Quay handles grain.")
+    write_note(folder, "ferry", "The ferry to Ostwick leaves twice a day.")
+    before = datetime.now(UTC).replace(microsecond=0)
+    notes.ingest([folder])
+    first = {doc_id: info.added for doc_id, info in notes.documents().items()}
+    assert all(a and before <= datetime.fromisoformat(a) <= datetime.now(UTC) for a in first.values()), first
+
+    time.sleep(1.1)  # dates are kept to the second
+    notes.ingest([folder])
+    assert {doc_id: info.added for doc_id, info in notes.documents().items()} == first
+    write_note(folder, "depot", "The depot at Harrow Quay now stores salt.")
+    notes.ingest([folder])
+
+    now = notes.documents()
+    assert now["ferry"].added == first["ferry"]  # unchanged: its first date
+    assert datetime.fromisoformat(now["depot"].added) - datetime.fromisoformat(first["depot"]) >= timedelta(seconds=1)
+    assert notes.store.dense_search(notes.embedder.embed_query_array("salt"), 1)[0].document.added == now["depot"].added
 
 
 def test_a_store_built_with_another_embedder_is_refused(demo: Engine) -> None:

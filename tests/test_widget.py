@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import test_browser  # tests/ is on sys.path under pytest
 from playwright.sync_api import expect
-from test_api import RUTTE, Server
-from test_browser import ask_in_widget, open_widget, watched_context
+from test_api import RUTTE, Server, serving
+from test_browser import ask_in_widget, intranet_site, open_widget, watched_context, write_intranet_page
 
+from rag.engine import Engine
 from ui.conversations import ConversationStore
+from ui.server import create_app
 
 # The browser tests' marks (skipped without Chromium) and fixtures, shared rather than copied:
 # pytest finds fixtures among a module's names.
@@ -156,6 +158,29 @@ def test_a_german_browser_gets_german_labels_and_the_switch_is_remembered(
         frame = reopen(host)
         expect(frame.get_by_role("button", name="English")).to_have_attribute("aria-pressed", "true")
         expect(frame.locator("#w-send")).to_have_text("Send")
+
+
+def test_a_server_error_is_told_in_the_widgets_language(browser: Any, server: Server, tmp_path: Path) -> None:
+    (tmp_path / "server").mkdir()
+    with intranet_site(tmp_path) as page_url:
+        settings = server.settings.replace(
+            index_dir=tmp_path / "server" / "index", cors_origins=(page_url.rsplit("/", 1)[0],)
+        )  # may frame the widget
+        empty = Engine(settings, auto_demo=False)  # a server on a folder of its own, before the first upload
+        with serving(create_app(settings, empty)) as url:
+            write_intranet_page(tmp_path, f'<script src="{url}/widget.js" async></script>')
+            with watched_context(browser, server, locale="de-DE") as german:
+                host = german.new_page()
+                host.goto(page_url)
+                frame = open_widget(host)
+                frame.locator("#w-question").fill(RUTTE)
+                frame.locator("#w-send").click()
+                failed = frame.locator(".w-bot .w-error")
+                expect(failed).to_have_text(
+                    "Keine Antwort möglich: es gibt noch keine Dokumente, aus denen sich antworten ließe"
+                )
+                frame.get_by_role("button", name="English").click()  # the failure is said anew, not kept in German
+                expect(failed).to_have_text("Could not answer: there are no documents to answer from yet")
 
 
 def test_on_a_phone_in_dark_mode_the_widget_fills_the_screen(

@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.settings import Settings
+from ui.errors import ErrorCode, error_body
 from ui.render import esc, page_html, page_response
 
 Role = Literal["reader", "editor"]
@@ -133,12 +134,16 @@ class AccessGuard:
             target = scope["path"] + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
             await RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)(scope, receive, send)
             return
-        status, detail = (
-            (401, "missing or wrong X-API-Key header, or no signed-in session")
+        status, code, detail = (
+            (401, ErrorCode.KEY_NEEDED, "missing or wrong X-API-Key header, or no signed-in session")
             if role is None
-            else (403, "this key may ask and read, not change documents: an editor key is needed")
+            else (
+                403,
+                ErrorCode.EDITOR_KEY_NEEDED,
+                "this key may ask and read, not change documents: an editor key is needed",
+            )
         )
-        await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+        await JSONResponse(error_body(code, detail), status_code=status)(scope, receive, send)
 
     def _role(self, scope: Scope) -> Role | None:
         return self.access.role_of({k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])})

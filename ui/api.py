@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, File, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from pydantic import AfterValidator, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from rag.settings import Settings
 from ui.api_deps import Client, api_key_scheme, engine_of, errors, settings_of, store_of
 from ui.conversations import NoSuchConversation, new_id, saving_turn
 from ui.documents import NO_DOCUMENTS, document_rows, forget_upload, ingest_uploads, save_upload
+from ui.errors import ApiError, ErrorCode, error_body
 from ui.feedback import append_feedback, feedback_entry
 
 # Answering is CPU-bound: running more answers at once than there are cores only
@@ -89,11 +90,15 @@ async def asked(body: AskRequest, request: Request, owner: str) -> Asked:
     if body.conversation_id is None:
         return Asked(question, _history(body), owner, None)
     if body.history:
-        raise HTTPException(422, "send either history or conversation_id: a saved conversation has its own history")
+        raise ApiError(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            "send either history or conversation_id: a saved conversation has its own history",
+        )
     try:
         history = await run_in_threadpool(store_of(request).history, owner, body.conversation_id)
     except NoSuchConversation as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise ApiError(404, ErrorCode.NO_SUCH_CONVERSATION, str(exc)) from exc
     return Asked(question, history, owner, body.conversation_id)
 
 
@@ -110,10 +115,12 @@ router = APIRouter(prefix="/api", dependencies=[Depends(api_key_scheme)], tags=[
 def checked_question(body: AskRequest, settings: Settings) -> str:
     question = body.question.strip()
     if not question:
-        raise HTTPException(422, "the question is empty")
+        raise ApiError(422, ErrorCode.QUESTION_EMPTY, "the question is empty")
     if len(question) > settings.max_question_chars:
-        raise HTTPException(
-            422, f"the question has {len(question)} characters: the limit is {settings.max_question_chars}"
+        raise ApiError(
+            422,
+            ErrorCode.QUESTION_TOO_LONG,
+            f"the question has {len(question)} characters: the limit is {settings.max_question_chars}",
         )
     return question
 
@@ -138,13 +145,13 @@ async def ask(body: AskRequest, request: Request, response: Response, owner: Cli
         async for item in _answer_items(question, body.backend, request):
             answer = item if isinstance(item, Answer) else answer
     except BackendUnavailable as exc:
-        raise HTTPException(503, str(exc)) from exc
+        raise ApiError(503, ErrorCode.MODEL_UNAVAILABLE, str(exc)) from exc
     except NoIndex as exc:  # a server on a folder of its own, before the first upload
-        raise HTTPException(409, NO_DOCUMENTS) from exc
+        raise ApiError(409, ErrorCode.NO_DOCUMENTS, NO_DOCUMENTS) from exc
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
     if answer is None:
-        raise HTTPException(499, "the client closed the request before the answer was ready")
+        raise ApiError(499, ErrorCode.CLIENT_CLOSED, "the client closed the request before the answer was ready")
     return answer.to_json()
 
 
@@ -185,8 +192,16 @@ async def _answer_events(
                 yield ServerSentEvent(item, event="token")
     except Exception as exc:  # noqa: BLE001  (the response has started: an error can only travel as an event)
         # NoIndex's own message names the server's folder, which visitors do not see.
-        detail = NO_DOCUMENTS if isinstance(exc, NoIndex) else f"{type(exc).__name__}: {exc}"
-        yield ServerSentEvent(json.dumps({"detail": detail}), event="error")
+        yield ServerSentEvent(json.dumps(_failure(exc)), event="error")
+
+
+def _failure(exc: Exception) -> dict[str, str]:
+    """The `error` event's body: what failed, with its code."""
+    if isinstance(exc, NoIndex):  # its own message names the server's folder, which visitors do not see
+        return error_body(ErrorCode.NO_DOCUMENTS, NO_DOCUMENTS)
+    if isinstance(exc, BackendUnavailable):
+        return error_body(ErrorCode.MODEL_UNAVAILABLE, str(exc))
+    return error_body(ErrorCode.ANSWER_FAILED, f"{type(exc).__name__}: {exc}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,7 +216,11 @@ async def _answer_items(
     question at a time (a second one is refused with 409, never interleaved)."""
     answering = _answering(request)
     if question.conversation_id in answering:
-        raise HTTPException(409, "this conversation is still answering its last question: wait for it, or stop it")
+        raise ApiError(
+            409,
+            ErrorCode.CONVERSATION_BUSY,
+            "this conversation is still answering its last question: wait for it, or stop it",
+        )
     if question.conversation_id is not None:
         answering.add(question.conversation_id)  # no await since the check: no other request came between
     try:
@@ -301,7 +320,7 @@ async def upload_documents(request: Request, files: Annotated[list[UploadFile], 
     try:
         outcomes = await run_in_threadpool(ingest_uploads, engine, saved)
     except IndexProblem as exc:  # a full disk, a read-only folder: nothing changed, and the message says so
-        raise HTTPException(503, str(exc)) from exc
+        raise ApiError(503, ErrorCode.INDEX_UNAVAILABLE, str(exc)) from exc
     return {"files": [outcome.to_json() for outcome in outcomes]}
 
 
@@ -310,7 +329,7 @@ async def delete_document(doc_id: str, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     document = (await run_in_threadpool(engine.documents)).get(doc_id)
     if document is None:
-        raise HTTPException(404, f"no document with id {doc_id!r}")
+        raise ApiError(404, ErrorCode.NO_SUCH_DOCUMENT, f"no document with id {doc_id!r}")
     removed = await run_in_threadpool(engine.remove, [doc_id])
     await run_in_threadpool(forget_upload, engine, settings_of(request), document.origin)
     return {"removed": removed}

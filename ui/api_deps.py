@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request, Security
+from fastapi import Depends, Header, Request, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from rag.engine import Engine
 from rag.settings import Settings
 from ui.conversations import ConversationStore
+from ui.errors import ApiError, ErrorCode
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 
@@ -44,7 +45,7 @@ def client_of(
     ] = None,
 ) -> str:
     if x_client_id is not None and not CLIENT_ID.fullmatch(x_client_id):
-        raise HTTPException(422, "X-Client-Id: use at most 100 letters, digits and _ . : -")
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, "X-Client-Id: use at most 100 letters, digits and _ . : -")
     return f"api:{x_client_id or 'default'}"
 
 
@@ -57,6 +58,9 @@ def api_key_scheme(key: str | None = Security(_api_key_header)) -> None:
 
 class ErrorBody(BaseModel):
     detail: str = Field(description="What went wrong, in a sentence a person can act on.")
+    code: ErrorCode | None = Field(
+        default=None, description="What went wrong, for programs: a client may say it in its own words."
+    )
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

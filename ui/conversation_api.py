@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ui.api_deps import Client, api_key_scheme, errors, store_of
 from ui.conversations import NoSuchConversation
+from ui.errors import ApiError, ErrorCode
 
 router = APIRouter(
     prefix="/api/conversations",
@@ -83,4 +84,4 @@ async def _call(method: Any, *args: Any) -> Any:
     try:
         return await run_in_threadpool(method, *args)
     except NoSuchConversation as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise ApiError(404, ErrorCode.NO_SUCH_CONVERSATION, str(exc)) from exc

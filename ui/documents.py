@@ -166,8 +166,9 @@ def forget_upload(engine: Engine, settings: Settings, origin: str) -> None:
 
 def document_rows(engine: Engine) -> list[dict[str, Any]]:
     """One row per indexed document, by title: doc_id, title, source (as a reader may see it: no
-    path of the server), lang (ISO code), language (its name) and chunks (how many). There is no
-    date: the index records none per document. No rows while there is no index."""
+    path of the server), lang (ISO code), language (its name), chunks (how many) and added (when
+    this version was ingested, ISO 8601; None for a document indexed before dates were kept).
+    No rows while there is no index."""
     return [
         {
             "doc_id": d.doc_id,
@@ -176,6 +177,7 @@ def document_rows(engine: Engine) -> list[dict[str, Any]]:
             "lang": d.lang,
             "language": language_name(d.lang),
             "chunks": d.chunks,
+            "added": d.added,
         }
         for d in sorted(_documents(engine), key=lambda d: (d.title.casefold(), d.doc_id))
     ]

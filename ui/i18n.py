@@ -91,7 +91,10 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "No documents yet: add some in the Documents tab.",
         "de": "Noch keine Dokumente: fügen Sie welche im Tab Dokumente hinzu.",
     },
-    "library_columns": {"en": "Title|Source|Language|Chunks|Id", "de": "Titel|Quelle|Sprache|Abschnitte|Id"},
+    "library_columns": {
+        "en": "Title|Source|Language|Added|Chunks|Id",
+        "de": "Titel|Quelle|Sprache|Hinzugefügt|Abschnitte|Id",
+    },
     "upload": {"en": "Upload", "de": "Hochladen"},
     "upload_columns": {"en": "File|Result|Documents|Problem", "de": "Datei|Ergebnis|Dokumente|Problem"},
     "no_files": {"en": "No files.", "de": "Keine Dateien."},
@@ -105,6 +108,10 @@ WORDS: dict[str, dict[Lang, str]] = {
     "not_in_documents": {"en": "Not in the documents", "de": "Nicht in den Dokumenten"},
     "answered_by": {"en": "answered by {backend}", "de": "beantwortet von {backend}"},
     "refused_footer": {"en": "not in the documents", "de": "nicht in den Dokumenten"},
+    "quoted_footer": {
+        "en": "no answer stated; closest evidence quoted",
+        "de": "keine Antwort belegt; nächster Beleg zitiert",
+    },
     "sources_count": {"en": "{count} sources", "de": "{count} Quellen"},
     "source_count": {"en": "1 source", "de": "1 Quelle"},
     "removed": {"en": "{count} unsupported statements removed", "de": "{count} unbelegte Aussagen entfernt"},

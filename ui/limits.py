@@ -12,6 +12,8 @@ from collections.abc import Callable
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ui.errors import ErrorCode, error_body
+
 JSON_BODY_LIMIT = 1_000_000  # bytes for a JSON request: a question and its chat history
 
 
@@ -66,7 +68,7 @@ class BodyLimit:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
     await JSONResponse(
-        {"detail": f"request body too large: the limit is {limit / 1e6:.1f} MB"},
+        error_body(ErrorCode.TOO_LARGE, f"request body too large: the limit is {limit / 1e6:.1f} MB"),
         status_code=413,
         headers={"connection": "close"},
     )(scope, receive, send)

@@ -108,7 +108,8 @@ def footer_text(answer: Answer) -> str:
     if seconds is not None:
         parts.append(f"{seconds:.1f} s")
     if answer.refused:
-        parts.append(say("refused_footer", lang))
+        # A refusal that quotes evidence ("the closest evidence: …") is not "not in the documents".
+        parts.append(say("quoted_footer" if answer.citations else "refused_footer", lang))
     else:
         count = len(cited_cards(answer))
         parts.append(say("source_count", lang) if count == 1 else say("sources_count", lang, count=count))
@@ -193,10 +194,25 @@ def documents_html(rows: Iterable[dict[str, Any]], lang: str = "en") -> str:
         _FRAGMENTS.table_panel(
             say("documents_in_index", lang),
             say("library_columns", lang).split("|"),
-            [(d["title"], d["source"], language_label(d["language"], lang), d["chunks"], d["doc_id"]) for d in rows],
+            [
+                (
+                    d["title"],
+                    d["source"],
+                    language_label(d["language"], lang),
+                    _day(d["added"]),
+                    d["chunks"],
+                    d["doc_id"],
+                )
+                for d in rows
+            ],
             say("no_documents", lang),
         )
     )
+
+
+def _day(added: str | None) -> str:
+    """The day a document was added (UTC, as the index records it), or a dash when it is not known."""
+    return added[:10] if added else "–"
 
 
 def upload_report_html(outcomes: Iterable[FileOutcome], lang: str = "en") -> str:

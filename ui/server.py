@@ -26,6 +26,7 @@ from ui import access, api, conversation_api, viewer, widget
 from ui.access import Access, AccessGuard
 from ui.chat import ASSETS, build_chat, theme
 from ui.conversations import ConversationStore
+from ui.errors import ApiError, ErrorCode, api_error, error_body
 from ui.limits import JSON_BODY_LIMIT, BodyLimit
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -61,6 +62,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         allow_headers=["Content-Type", "X-API-Key", "X-Client-Id"],
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ApiError, api_error)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
 
     app.include_router(access.router)
@@ -109,7 +111,7 @@ async def _validation_error(request: Request, exc: Any) -> JSONResponse:
         message = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errors
         )
-    return JSONResponse({"detail": message, "errors": _plain(errors)}, status_code=422)
+    return JSONResponse({**error_body(ErrorCode.INVALID_REQUEST, message), "errors": _plain(errors)}, status_code=422)
 
 
 # What `_validation_error` sends, in place of FastAPI's stock schema (whose `detail` is the list).
@@ -119,6 +121,11 @@ VALIDATION_ERROR = {
     "required": ["detail"],
     "properties": {
         "detail": {"type": "string", "description": "What is wrong, in a sentence a person can act on."},
+        "code": {
+            "type": "string",
+            "enum": [ErrorCode.INVALID_REQUEST, ErrorCode.QUESTION_EMPTY, ErrorCode.QUESTION_TOO_LONG],
+            "description": "What is wrong, for programs.",
+        },
         "errors": {
             "type": "array",
             "description": "Each problem, for programs (absent for a question's own checks).",

@@ -23,10 +23,21 @@
       stopped: "stopped before the end",
       couldNotAnswer: (why) => `Could not answer: ${why}`,
       couldNotLoad: (why) => `The saved conversation could not be loaded: ${why}`,
-      cutOff: "the answer was cut off",
-      unreachable: "the server cannot be reached",
-      notAllowed: "the server does not accept this widget's key",
       status: (code) => `the server answered ${code}`,
+      // By the code of what went wrong: the server's (ui/errors.py) or the widget's own.
+      errors: {
+        CUT_OFF: "the answer was cut off",
+        UNREACHABLE: "the server cannot be reached",
+        NOT_ALLOWED: "the server does not accept this widget's key",
+        CONVERSATION_BUSY: "this conversation is still answering its previous question: wait for it, then ask again",
+        NO_DOCUMENTS: "there are no documents to answer from yet",
+        NO_SUCH_CONVERSATION: "this conversation no longer exists",
+        QUESTION_EMPTY: "the question is empty",
+        QUESTION_TOO_LONG: "the question is too long: please shorten it",
+        TOO_LARGE: "the question is too long: please shorten it",
+        MODEL_UNAVAILABLE: "the model that answers cannot be reached just now: please try again later",
+        ANSWER_FAILED: "something went wrong while answering: please try again",
+      },
       helpful: "Helpful",
       notHelpful: "Not helpful",
       thanks: "Thank you for your feedback.",
@@ -49,10 +60,20 @@
       stopped: "vor dem Ende abgebrochen",
       couldNotAnswer: (why) => `Keine Antwort möglich: ${why}`,
       couldNotLoad: (why) => `Das gespeicherte Gespräch ließ sich nicht laden: ${why}`,
-      cutOff: "die Antwort brach ab",
-      unreachable: "der Server ist nicht erreichbar",
-      notAllowed: "der Server nimmt den Schlüssel dieses Widgets nicht an",
       status: (code) => `der Server antwortete ${code}`,
+      errors: {
+        CUT_OFF: "die Antwort brach ab",
+        UNREACHABLE: "der Server ist nicht erreichbar",
+        NOT_ALLOWED: "der Server nimmt den Schlüssel dieses Widgets nicht an",
+        CONVERSATION_BUSY: "dieses Gespräch beantwortet noch die vorige Frage: warten Sie diese ab und fragen Sie dann erneut",
+        NO_DOCUMENTS: "es gibt noch keine Dokumente, aus denen sich antworten ließe",
+        NO_SUCH_CONVERSATION: "dieses Gespräch gibt es nicht mehr",
+        QUESTION_EMPTY: "die Frage ist leer",
+        QUESTION_TOO_LONG: "die Frage ist zu lang: bitte kürzen Sie sie",
+        TOO_LARGE: "die Frage ist zu lang: bitte kürzen Sie sie",
+        MODEL_UNAVAILABLE: "das Modell, das antwortet, ist gerade nicht erreichbar: bitte versuchen Sie es später erneut",
+        ANSWER_FAILED: "beim Antworten ging etwas schief: bitte versuchen Sie es erneut",
+      },
       helpful: "Hilfreich",
       notHelpful: "Nicht hilfreich",
       thanks: "Danke für Ihre Rückmeldung.",
@@ -120,18 +141,23 @@
 
   // --- talking to the server -------------------------------------------------------------
 
+  // A failure keeps its code, so that it is said in the language chosen when it is shown;
+  // the server's own sentence stands in for a code this widget does not know.
+  const failure = (code, detail, status) => Object.assign(new Error(detail), { code, status });
+  const explain = (code, detail) => (code && Object.hasOwn(t.errors, code) ? t.errors[code] : detail);
+
   async function call(path, options = {}) {
     const headers = { "X-Client-Id": clientId, ...(key ? { "X-API-Key": key } : {}), ...options.headers };
     let response;
     try {
       response = await fetch(path, { ...options, headers });
     } catch {
-      throw new Error(t.unreachable);
+      throw failure("UNREACHABLE", t.errors.UNREACHABLE);
     }
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
-      const message = [401, 403].includes(response.status) ? t.notAllowed : problem.detail || t.status(response.status);
-      throw Object.assign(new Error(message), { status: response.status });
+      const code = [401, 403].includes(response.status) ? "NOT_ALLOWED" : problem.code;
+      throw failure(code, problem.detail || t.status(response.status), response.status);
     }
     return response;
   }
@@ -276,7 +302,7 @@
       turn.vote = vote;
       note.textContent = t.thanks;
     } catch (error) {
-      note.textContent = t.feedbackFailed(error.message);
+      note.textContent = t.feedbackFailed(explain(error.code, error.message));
     }
     for (const choice of choices) choice.setAttribute("aria-pressed", String(turn.vote === choice.dataset.vote));
   }
@@ -285,7 +311,7 @@
     const bubble = el("li", "w-bot");
     const answer = turn.answer;
     if (!answer) {
-      bubble.append(el("div", "w-error", t.couldNotAnswer(turn.error)));
+      bubble.append(el("div", "w-error", t.couldNotAnswer(explain(turn.error_code, turn.error))));
       return bubble;
     }
     if (answer.refused) {
@@ -370,12 +396,13 @@
         } else if (event === "answer") {
           turn = { question, answer: JSON.parse(data), status: "answered", answer_id: savedAs, vote: null };
         } else if (event === "error") {
-          throw new Error(JSON.parse(data).detail);
+          const problem = JSON.parse(data);
+          throw failure(problem.code, problem.detail);
         }
       }
-      if (!turn) throw new Error(t.cutOff);
+      if (!turn) throw failure("CUT_OFF", t.errors.CUT_OFF);
     } catch (error) {
-      turn = { question, answer: null, status: "failed", error: error.message };
+      turn = { question, answer: null, status: "failed", error: error.message, error_code: error.code };
     }
     turns.push(turn);
     pending = [];
@@ -396,7 +423,7 @@
         if (error.status === 404) openConversation("");
         else {
           showLog();
-          log.append(el("li", "w-bot w-error", t.couldNotLoad(error.message)));
+          log.append(el("li", "w-bot w-error", t.couldNotLoad(explain(error.code, error.message))));
           return;
         }
       }
