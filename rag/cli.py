@@ -145,13 +145,16 @@ def _stream_answer(engine: Engine, question: str, history: list[dict[str, str]],
         print(("\n\n" if streamed else "") + answer.answer)
     if answer.standalone_question != answer.question:
         print(f"(understood as: {answer.standalone_question})")
+    # A refusal that quotes evidence lists what its [n] marks name; one without quotes, the
+    # passages nearest the question.
     shown = (
         answer.citations
-        if not answer.refused
+        if answer.citations or not answer.refused
         else [citation_for(n, p) for n, p in enumerate(answer.passages[:3], start=1)]
     )
     if shown:
-        print("\nSources:" if not answer.refused else "\nNearest passages:")
+        heading = "Sources:" if not answer.refused else "Closest evidence:" if answer.citations else "Nearest passages:"
+        print(f"\n{heading}")
     for c in shown:
         print(f"  [{c.n}] {c.title[:70]} ({display_source(c.source, c.doc_id)}, chars {c.start}-{c.end})")
     seconds = answer.timings.get("total", 0.0)
