@@ -37,6 +37,16 @@ PRIORITIES_TURN = [
 ]
 
 
+def note_engine(tmp_path: Path, name: str, text: str) -> Engine:
+    """An extractive engine over one note the test writes."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / name).write_text(text, encoding="utf-8")
+    engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
+    engine.ingest([notes])
+    return engine
+
+
 def assert_every_mark_is_an_exact_evidence_span(answer: Answer, engine: Engine) -> None:
     """[n] marks run 1, 2, 3 … in order of first use, each naming one span quoted exactly."""
     used = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)))
@@ -308,15 +318,12 @@ class TestExtractiveAnswers:
         assert answer.refused and "2031" in answer.refusal_reason
 
     def test_a_question_about_a_name_no_document_mentions_is_refused_and_says_so(self, tmp_path: Path) -> None:
-        notes = tmp_path / "notes"
-        notes.mkdir()
-        (notes / "coop.txt").write_text(
+        engine = note_engine(
+            tmp_path,
+            "coop.txt",
             "Kestrel Bakery Cooperative\nThe Kestrel Bakery Cooperative was founded in "
             "Leipzig. Its chair is Maria Ortiz, elected by the members in spring.\n",
-            encoding="utf-8",
         )
-        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
-        engine.ingest([notes])
         answer = engine.ask("Who chairs the Kestrel Bakery Cooperative's branch in Dresden?")
         assert answer.refused and "Dresden" in answer.refusal_reason
         answered = engine.ask("Who chairs the Kestrel Bakery Cooperative?")
@@ -327,15 +334,12 @@ class TestExtractiveAnswers:
     ) -> None:
         # A sentence that holds a name is not one that says the name answers the question: without
         # a model the quote is shown as the nearest evidence, never a name picked out of it.
-        notes = tmp_path / "notes"
-        notes.mkdir()
-        (notes / "depot.txt").write_text(
+        engine = note_engine(
+            tmp_path,
+            "depot.txt",
             "Harwick signal depot\nThe Harwick signal depot opened in 1953 near Lowmoor. "
             "In 1961 Ruth Calloway took over the depot from Major Ian Frost, the former Army Chief of Staff.\n",
-            encoding="utf-8",
         )
-        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
-        engine.ingest([notes])
         question = "Who did Ruth Calloway take over the depot from?"
         answer = engine.ask(question)
         assert answer.short_answer == "" and answer.refused
@@ -357,15 +361,12 @@ class TestExtractiveAnswers:
         )
 
     def test_a_question_for_an_amount_is_not_answered_with_a_year(self, tmp_path: Path) -> None:
-        notes = tmp_path / "notes"
-        notes.mkdir()
-        (notes / "verein.txt").write_text(
+        engine = note_engine(
+            tmp_path,
+            "verein.txt",
             "Ruderclub Kestrel\nDas neue Bootshaus des Ruderclubs Kestrel wurde 2024 "
             "eröffnet. Es liegt am Nordufer des Sees.\n",
-            encoding="utf-8",
         )
-        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
-        engine.ingest([notes])
         answer = engine.ask("Wie viel hat das neue Bootshaus des Ruderclubs Kestrel gekostet?")
         assert answer.refused and "2024" not in answer.short_answer
 
@@ -442,13 +443,7 @@ class TestBadInput:
         assert "Local musicians" in titles and "Kestrel harbour festival" in titles, (searched, titles)
 
     def test_a_document_without_sentence_boundaries_still_gives_cited_evidence(self, tmp_path: Path) -> None:
-        notes = tmp_path / "notes"
-        notes.mkdir()
-        (notes / "list.txt").write_text(
-            "kestrel cooperative chair maria ortiz treasurer jon berg " * 40, encoding="utf-8"
-        )
-        engine = Engine(Settings(index_dir=tmp_path / "index", llm_backend="extractive"), auto_demo=False)
-        engine.ingest([notes])
+        engine = note_engine(tmp_path, "list.txt", "kestrel cooperative chair maria ortiz treasurer jon berg " * 40)
         answer = engine.ask("Who is the treasurer of the kestrel cooperative?")
         assert answer.refused or answer.citations
         assert_every_mark_is_an_exact_evidence_span(answer, engine)
