@@ -64,6 +64,7 @@ def test_labels_inside_an_answer_follow_its_language(demo_engine: Engine) -> Non
     assert "Zitierte Quellen" in sources_html(german)
     quoted = demo_engine.ask("Wer lädt zum Gipfel in Ramstein ein?")  # the quoter reads off no name
     assert quoted.refused and "nächster Beleg zitiert" in footer_text(quoted)
+    assert "Keine eindeutige Antwort in den Dokumenten" in answer_html(quoted)
     refused = replace(german, refused=True, citations=[])
     assert "Nicht in den Dokumenten" in answer_html(refused)
     english = demo_engine.ask(QUESTION)

@@ -106,6 +106,7 @@ WORDS: dict[str, dict[Lang, str]] = {
     "choose_files": {"en": "Choose one or more files first.", "de": "Wählen Sie zuerst eine oder mehrere Dateien."},
     # Inside an answer (in the answer's language)
     "not_in_documents": {"en": "Not in the documents", "de": "Nicht in den Dokumenten"},
+    "no_clear_answer": {"en": "No clear answer in the documents", "de": "Keine eindeutige Antwort in den Dokumenten"},
     "answered_by": {"en": "answered by {backend}", "de": "beantwortet von {backend}"},
     "refused_footer": {"en": "not in the documents", "de": "nicht in den Dokumenten"},
     "quoted_footer": {

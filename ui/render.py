@@ -133,6 +133,7 @@ def answer_html(answer: Answer) -> str:
     return str(
         _FRAGMENTS.answer(
             refused=answer.refused,
+            quoted=bool(answer.citations),
             short=short,
             text=text,
             footer=footer_text(answer),

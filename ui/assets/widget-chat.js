@@ -15,7 +15,10 @@
       language: "Language",
       sources: (n) => `Sources (${n})`,
       nearest: (n) => `Nearest passages (${n})`,
+      closest: (n) => `Closest evidence (${n})`,
       notInDocuments: "Not in the documents",
+      noClearAnswer: "No clear answer in the documents",
+      quotedShort: "no answer stated; closest evidence quoted",
       answeredBy: (backend) => `answered by ${backend}`,
       notInDocumentsShort: "not in the documents",
       sourceCount: (n) => `${n} source${n === 1 ? "" : "s"}`,
@@ -52,7 +55,10 @@
       language: "Sprache",
       sources: (n) => `Quellen (${n})`,
       nearest: (n) => `Nächste Textstellen (${n})`,
+      closest: (n) => `Nächste Belege (${n})`,
       notInDocuments: "Nicht in den Dokumenten",
+      noClearAnswer: "Keine eindeutige Antwort in den Dokumenten",
+      quotedShort: "keine Antwort belegt; nächster Beleg zitiert",
       answeredBy: (backend) => `beantwortet von ${backend}`,
       notInDocumentsShort: "nicht in den Dokumenten",
       sourceCount: (n) => `${n} ${n === 1 ? "Quelle" : "Quellen"}`,
@@ -242,10 +248,15 @@
     return box;
   }
 
+  function quotes(answer) {
+    return answer.refused && (answer.citations || []).length > 0;
+  }
+
   // Folded under the answer: the [n] links in the text already open each source.
   function sourcesList(answer, cards) {
     const box = el("details", "w-sources");
-    box.append(el("summary", "", answer.refused ? t.nearest(cards.length) : t.sources(cards.length)));
+    const summary = !answer.refused ? t.sources : quotes(answer) ? t.closest : t.nearest;
+    box.append(el("summary", "", summary(cards.length)));
     const list = el("ol");
     for (const card of cards) {
       const item = el("li");
@@ -259,7 +270,7 @@
   function footer(answer) {
     const parts = [t.answeredBy(answer.backend)];
     if (answer.timings.total !== undefined) parts.push(`${answer.timings.total.toFixed(1)} s`);
-    if (answer.refused) parts.push(t.notInDocumentsShort);
+    if (answer.refused) parts.push(quotes(answer) ? t.quotedShort : t.notInDocumentsShort);
     else parts.push(t.sourceCount(new Set(answer.citations.map((c) => c.n)).size));
     const removed = (answer.removed_claims || []).length;
     if (removed) parts.push(t.removed(removed));
@@ -316,12 +327,14 @@
     }
     if (answer.refused) {
       const notice = el("div", "w-refusal");
-      notice.append(el("strong", "", t.notInDocuments), el("p", "", answer.answer));
+      // A refusal that quotes evidence links its [n] like an answer: the quote is in the documents.
+      notice.append(el("strong", "", quotes(answer) ? t.noClearAnswer : t.notInDocuments));
+      notice.append(quotes(answer) ? answerText(answer) : el("p", "", answer.answer));
       bubble.append(notice);
     } else {
       bubble.append(answerText(answer));
     }
-    const cards = answer.refused
+    const cards = answer.refused && !quotes(answer)
       ? answer.passages.map((p, i) => ({ ...p, n: i + 1 }))
       : [...new Map(answer.citations.map((c) => [c.n, c])).values()].sort((a, b) => a.n - b.n);
     if (cards.length) bubble.append(sourcesList(answer, cards));
