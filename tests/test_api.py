@@ -146,7 +146,9 @@ def test_feedback_given_through_the_api_becomes_test_cases_with_their_history(
 ) -> None:
     first = client.post("/api/ask", json={"question": RUTTE}).json()
     history = [{"role": "user", "content": RUTTE}, {"role": "assistant", "content": first["answer"]}]
-    follow_up = client.post("/api/ask", json={"question": "And who did he take over from?", "history": history}).json()
+    follow_up = client.post(
+        "/api/ask", json={"question": "And what did he say about Ukraine?", "history": history}
+    ).json()
     liked = client.post("/api/feedback", json={"answer": follow_up, "history": history, "vote": "up"}).json()
     client.post(
         "/api/feedback",
@@ -162,7 +164,7 @@ def test_feedback_given_through_the_api_becomes_test_cases_with_their_history(
     monkeypatch.setenv("RAG_FEEDBACK_PATH", str(api_server.settings.feedback_file))
     assert cli_main(["feedback", "export", "--out", str(out)]) == 0
     cases = {case.question: case for case in read_questions(out)}
-    liked_case, disliked_case = cases["And who did he take over from?"], cases[RUTTE]
+    liked_case, disliked_case = cases["And what did he say about Ukraine?"], cases[RUTTE]
     assert liked_case.history == history and liked_case.extra["comment"] == "Exactly."
     assert liked_case.answers == [follow_up["short_answer"] or follow_up["answer"]]  # proposed as the reference
     assert liked_case.gold_doc_ids == sorted({c["doc_id"] for c in follow_up["citations"]})
