@@ -271,18 +271,18 @@ def test_smoke_benchmark_on_the_demo_set(demo_run):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 4 and "http" not in page  # self-contained
     scores = summary(out)["pipelines"]["ours"]["scores"]
-    # Measured with the extractive backend and USE: R@1 0.605, R@5 1.000 (5 documents only),
-    # F1 0.190, contained 0.711, correct refusal 1.000, false refusal 0.211. F1 fell from 0.477
-    # when the question-type rules went: the quoter gives a short answer only where one evidence
-    # sentence states it unambiguously, and a question for a name, number or date that no sentence
-    # states gets "the documents don't state this clearly" with its quotes (a refusal here).
-    # Thresholds a bit below: one question moves F1 by about 0.025.
+    # Measured with the extractive backend and USE: R@1 0.618, R@5 1.000 (5 documents only),
+    # F1 0.159, contained 0.684, correct refusal 1.000, false refusal 0.263. F1 fell from 0.477
+    # when the question-type rules went, and the quoter reads no short answer off its quotes: a
+    # question for a name, number or date gets its quotes as "the closest evidence" (a refusal
+    # here, which is most of the false refusals). Thresholds a bit above or below: one question
+    # moves F1 by about 0.025 and false refusals by 0.026.
     assert scores["all"]["recall@1"] >= 0.55
     assert scores["all"]["recall@5"] >= 0.95
-    assert scores["all"]["f1"] >= 0.15
+    assert scores["all"]["f1"] >= 0.13
     assert scores["all"]["contained"] >= 0.65
     assert scores["all"]["unsupported_shown"] == 0.0
-    assert scores["all"]["false_refusal"] <= 0.25
+    assert scores["all"]["false_refusal"] <= 0.32
     assert scores["unanswerable"]["correct_refusal"] >= 0.8
     assert {"single-hop en→en", "single-hop de→de", "cross-lingual en→de", "cross-lingual de→en"} <= set(scores)
 
