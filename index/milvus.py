@@ -167,6 +167,11 @@ class MilvusStore:
             info.doc_id, info.title, info.source, info.origin, info.lang, text, info.content_hash, info.meta
         )
 
+    def chunks(self) -> list[Chunk]:
+        rows = self._all(self.alias, "seq >= 0", ["chunk_id", "doc_id", "seq", "start", "end", "tokens"])
+        rows.sort(key=lambda r: (r["doc_id"], r["seq"]))
+        return [Chunk(r["chunk_id"], r["doc_id"], r["start"], r["end"], r["tokens"]) for r in rows]
+
     def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         found = self._client.search(
             self.alias,
