@@ -127,7 +127,8 @@ class LangChainRecipe:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.settings = engine.settings
-        self.documents = engine.snapshot().documents
+        # Every document's text through the store interface, so the recipe runs over any store.
+        self.documents = {d: doc for d in engine.documents() if (doc := engine.document(d)) is not None}
         self.pieces = self._split()
         self.index = faiss.IndexFlatIP(engine.embedder.dim)
         self.index.add(self._vectors())

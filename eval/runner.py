@@ -126,11 +126,16 @@ def bench_engine(bench: Bench, settings: Settings, explicit_index: bool, show_pr
     when the user named one (--index) or the bench has no corpus of its own."""
     if bench.corpus is None:
         engine = Engine(settings, auto_demo=False)
-        engine.snapshot()  # fail now, clearly, when there is no index
+        engine.documents()  # fail now, clearly, when there is no index
         return engine
-    folder = cache_home() / "eval" / f"{bench.name}-{index_key(bench, settings)}"
+    key = index_key(bench, settings)
+    folder = cache_home() / "eval" / f"{bench.name}-{key}"
     if not explicit_index:
         settings = settings.replace(index_dir=folder / "index")
+        if settings.milvus_uri:
+            # Milvus outside the bench's folder is shared by every bench: each corpus gets a collection of
+            # its own, as it gets a folder, or ingest would add it to whatever another bench left there.
+            settings = settings.replace(milvus_collection=f"eval_{key}")
     engine = Engine(settings, auto_demo=False)
     report = engine.ingest(bench.corpus.materialize(folder), show_progress=show_progress)
     if report.skipped:
@@ -166,13 +171,13 @@ def code_digest(modules: Sequence[str]) -> bytes:
 
 def fingerprint(engine: Engine, backend: str, code: str) -> str:
     """What the answers depend on: settings, backend, the exact indexed documents and chunks, and code."""
-    snapshot = engine.snapshot()
+    documents = engine.documents()
     digest = hashlib.sha256(json.dumps(fingerprinted_settings(engine.settings, backend), sort_keys=True).encode())
-    for doc_id in sorted(snapshot.documents):
-        digest.update(f"{doc_id}\0{snapshot.documents[doc_id].content_hash}\n".encode())
-    for chunk in snapshot.chunks:
+    for doc_id in sorted(documents):
+        digest.update(f"{doc_id}\0{documents[doc_id].content_hash}\n".encode())
+    for chunk in engine.chunks():
         digest.update(f"{chunk.chunk_id}\0{chunk.start}\0{chunk.end}\n".encode())
-    digest.update(snapshot.manifest.embedder.encode())
+    digest.update(engine.store.info().embedder.encode())
     digest.update(code.encode())
     return digest.hexdigest()[:16]
 

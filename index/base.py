@@ -173,6 +173,11 @@ class VectorStore(Protocol):
         """One document with its whole text."""
         ...
 
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, each document's in order, in an order that only a write changes: what an
+        evaluation run fingerprints, so that its answers are not mixed with another index's."""
+        ...
+
     def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         """The `k` chunks whose vectors have the highest inner product with `vector`, best first."""
         ...

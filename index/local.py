@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from index.base import DocumentInfo, Filter, Hit, Indexed, IndexProblem, StoreInfo, normalise_title
-from index.records import Document
+from index.records import Chunk, Document
 from index.store import IndexStore, Snapshot
 
 
@@ -125,6 +125,9 @@ class LocalStore:
 
     def document(self, doc_id: str) -> Document | None:
         return self.snapshot().documents.get(doc_id)
+
+    def chunks(self) -> list[Chunk]:
+        return list(self.snapshot().chunks)
 
     def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         generation = self._generation()

@@ -15,15 +15,16 @@ milvus-lite (a `*.db` path) it all runs in this process.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 
@@ -50,6 +51,27 @@ INSERT_BATCH = 500
 ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOPWORDS)}]}
 DOCUMENT_FIELDS = ["doc_id", "title", "source", "origin", "lang", "content_hash", "chunks", "meta"]
 HIT_FIELDS = ["chunk_id", "start", "end", "tokens", "text", *DOCUMENT_FIELDS]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reaching(method: Callable[Concatenate[MilvusStore, P], R]) -> Callable[Concatenate[MilvusStore, P], R]:
+    """Milvus's errors as `StoreUnavailable`, naming the server and what to do: a server that went
+    away fails the request in flight with one line, and the client reconnects on a later call."""
+
+    @functools.wraps(method)
+    def reached(self: MilvusStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except self._failures as exc:
+            self._loaded = ""  # a restarted server may have forgotten that the collection was loaded
+            self.__dict__.pop("_client", None)  # the next call connects afresh, not after gRPC's back-off
+            reason = " ".join(str(getattr(exc, "message", exc)).split())
+            raise StoreUnavailable(f"Milvus at {self.uri} failed ({reason}): {self._remedy}") from exc
+
+    return reached
 
 
 class MilvusSettings(Protocol):
@@ -82,6 +104,7 @@ class MilvusStore:
         self._token = token
         self._timeout = timeout  # seconds to wait for the server to answer at all
         self._loaded = ""  # the collection behind the alias that this process made sure is loaded
+        self._failures: tuple[type[Exception], ...] = ()  # pymilvus's error, once it is imported
         # milvus-lite serves one process, so a lock file beside it serialises writers; a server's
         # writers are not serialised: each write replaces whole documents, and the last one wins.
         self._lock: AbstractContextManager[object] = (
@@ -105,10 +128,14 @@ class MilvusStore:
         # milvus-lite keeps no MVCC timestamps: the query iterator warns so on every use, then pages
         # with a timestamp of its own, which serves as well. (Set after the import, which resets it.)
         logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
+        # pymilvus logs each failed call with its tracebacks; the StoreUnavailable raised says it in one line.
+        for chatty in ("pymilvus.decorators", "pymilvus.client.connection_manager"):
+            logging.getLogger(chatty).setLevel(logging.CRITICAL)
+        self._failures = (MilvusException,)
         if self.lite:
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            return MilvusClient(uri=self.uri, token=self._token, timeout=self._timeout)
+            return MilvusClient(uri=self.uri, token=self._token, timeout=self._timeout, dedicated=True)
         except MilvusException as exc:
             raise StoreUnavailable(f"cannot open Milvus at {self.uri} ({exc.message}): {self._remedy}") from exc
 
@@ -124,6 +151,7 @@ class MilvusStore:
             "for milvus-lite, or RAG_VECTOR_STORE=local; the token is read from the variable RAG_MILVUS_TOKEN_ENV names"
         )
 
+    @_reaching
     def version(self) -> int | None:
         if not self._client.has_collection(self.alias):
             return None
@@ -134,6 +162,7 @@ class MilvusStore:
             self._loaded = described["collection_name"]
         return int(described["properties"][VERSION])
 
+    @_reaching
     def info(self) -> StoreInfo:
         described = self._client.describe_collection(self.alias)
         dense = next(f for f in described["fields"] if f["name"] == "dense")
@@ -148,12 +177,14 @@ class MilvusStore:
             size,
         )
 
+    @_reaching
     def documents(self) -> dict[str, DocumentInfo]:
         if self.version() is None:
             return {}
         rows = self._all(self.alias, "seq == 0", DOCUMENT_FIELDS)
         return {row["doc_id"]: _document_info(row) for row in sorted(rows, key=lambda r: r["doc_id"])}
 
+    @_reaching
     def document(self, doc_id: str) -> Document | None:
         fields = [*DOCUMENT_FIELDS, "seq", "piece"]
         rows = sorted(
@@ -167,6 +198,13 @@ class MilvusStore:
             info.doc_id, info.title, info.source, info.origin, info.lang, text, info.content_hash, info.meta
         )
 
+    @_reaching
+    def chunks(self) -> list[Chunk]:
+        rows = self._all(self.alias, "seq >= 0", ["chunk_id", "doc_id", "seq", "start", "end", "tokens"])
+        rows.sort(key=lambda r: (r["doc_id"], r["seq"]))
+        return [Chunk(r["chunk_id"], r["doc_id"], r["start"], r["end"], r["tokens"]) for r in rows]
+
+    @_reaching
     def dense_search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         found = self._client.search(
             self.alias,
@@ -179,6 +217,7 @@ class MilvusStore:
         )
         return [_hit(row["entity"], row["distance"]) for row in found[0]]
 
+    @_reaching
     def lexical_search(self, query: str, k: int, where: Filter | None = None) -> list[Hit]:
         if not query.strip():
             return []
@@ -194,12 +233,14 @@ class MilvusStore:
         # milvus-lite 3 reports a BM25 score as its negative (a distance); Milvus itself as the score.
         return [_hit(row["entity"], abs(row["distance"])) for row in found[0]]
 
+    @_reaching
     def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
         rows = self._client.get(self.alias, ids=list(chunk_ids), output_fields=["dense"])
         return {row["chunk_id"]: np.asarray(row["dense"], dtype=np.float32) for row in rows}
 
+    @_reaching
     def titled(self, titles: Collection[str]) -> dict[str, list[Hit]]:
         if not titles:
             return {}
@@ -213,6 +254,7 @@ class MilvusStore:
             found.setdefault(row["title_key"], []).append(_hit(row, 0.0))
         return found
 
+    @_reaching
     def text_after(self, spans: Sequence[tuple[str, int]], chars: int) -> list[str]:
         if not spans:
             return []
@@ -238,6 +280,7 @@ class MilvusStore:
     def lock(self) -> AbstractContextManager[object]:
         return self._lock
 
+    @_reaching
     def write(self, embedder: str, dim: int, upserts: Sequence[Indexed], deletes: Collection[str]) -> None:
         version = self.version()
         if version is not None:

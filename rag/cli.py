@@ -76,15 +76,17 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     for folder, count in folders.items():
         print(f"  from     {folder} ({count})")
     print(f"chunks     {stats.chunks}")
-    print(f"embedder   {stats.embedder} ({stats.vector_index} FAISS index)")
-    print(f"size       {stats.size_bytes / 1e6:.2f} MB on disk")
+    searched_by = "FAISS index" if settings.vector_store == "local" else "collection"
+    print(f"embedder   {stats.embedder} ({stats.vector_index} {searched_by})")
+    if stats.size_bytes:  # a store on a server has no size on this machine's disk
+        print(f"size       {stats.size_bytes / 1e6:.2f} MB on disk")
     return 0
 
 
 def _folders(engine: Engine) -> dict[str, int]:
     """The folders on this machine that the documents were ingested from, with how many each:
     readers see sources only as display forms, so this is where the real paths stay."""
-    counts = Counter(str(Path(doc.origin).parent) for doc in engine.snapshot().documents.values())
+    counts = Counter(str(Path(doc.origin).parent) for doc in engine.documents().values())
     return dict(sorted(counts.items()))
 
 

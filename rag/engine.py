@@ -16,7 +16,7 @@ from typing import Any
 
 from index.base import DocumentInfo, IndexProblem, VectorStore, check_embedder
 from index.local import LocalStore
-from index.records import Document
+from index.records import Chunk, Document
 from index.store import Snapshot
 from rag import registry
 from rag.answer import Answer, EvidenceFound, Passage
@@ -116,6 +116,10 @@ class Engine:
 
     def document(self, doc_id: str) -> Document | None:
         return self._ready().document(doc_id)
+
+    def chunks(self) -> list[Chunk]:
+        """Every indexed chunk, each document's in order (`VectorStore.chunks`)."""
+        return self._ready().chunks()
 
     def _index_demo(self) -> None:
         print(

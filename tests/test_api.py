@@ -93,8 +93,9 @@ def _watch_outbound(record: list[str]) -> None:
 
 
 @contextmanager
-def running_server(root: Path) -> Iterator[Server]:
-    """The whole app on loopback over a fresh demo index in `root`, answering extractively."""
+def running_server(root: Path, **changes: Any) -> Iterator[Server]:
+    """The whole app on loopback over a fresh demo index in `root`, answering extractively;
+    `changes` to these settings (another vector store) go to the Settings as they are."""
     settings = Settings(
         index_dir=root / "index",  # empty: the engine indexes the demo corpus on first use
         llm_backend="extractive",
@@ -105,9 +106,10 @@ def running_server(root: Path) -> Iterator[Server]:
         max_upload_mb=0.05,
         max_question_chars=300,
         feedback_path=root / "feedback.jsonl",
+        **changes,
     )
     engine = Engine(settings)
-    engine.snapshot()
+    engine.documents()  # the demo corpus indexed before the first request
     outbound: list[str] = []
     _watch_outbound(outbound)
     with serving(create_app(settings, engine)) as url:

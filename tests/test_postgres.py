@@ -40,6 +40,14 @@ PROJECT = Path(__file__).parent.parent
 @dataclass(frozen=True)
 class PostgreSQL:
     socket_dir: Path
+    pg_ctl: tuple[str, ...]  # the server's pg_ctl, run as the server's user, on its data folder
+    options: str
+
+    def start(self) -> None:
+        _run([*self.pg_ctl, "-l", str(self.socket_dir / "log"), "-o", self.options, "start"])
+
+    def stop(self) -> None:
+        _run([*self.pg_ctl, "-m", "immediate", "stop"])
 
     def new_database(self) -> str:
         """An empty database of its own, as a SQLAlchemy URL."""
@@ -76,12 +84,12 @@ def running_postgresql() -> Iterator[PostgreSQL]:
         _run([*run, "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"])
         # A time zone other than UTC, so that a time read back in the server's zone shows.
         options = f"-c listen_addresses='' -k {folder} -c fsync=off -c full_page_writes=off -c TimeZone=Asia/Kolkata"
-        pg_ctl = [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-w"]
-        _run([*pg_ctl, "-l", str(folder / "log"), "-o", options, "start"])
+        server = PostgreSQL(folder, (*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-w"), options)
+        server.start()
         try:
-            yield PostgreSQL(folder)
+            yield server
         finally:
-            _run([*pg_ctl, "-m", "immediate", "stop"])
+            server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -192,3 +200,36 @@ def test_two_rag_servers_on_one_postgresql_serve_the_same_conversations(
         voted = api_one.post("/api/feedback", json={"answer": asked.json(), "vote": "up", "answer_id": answer_id})
         assert voted.json() == {"answer_id": answer_id}
         assert api_other.get(f"/api/conversations/{conversation_id}").json()["turns"][0]["vote"] == "up"
+
+
+def test_a_server_whose_database_goes_away_says_so_and_recovers_when_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PostgreSQL of this test's own: the run's shared one must stay up for the other tests.
+    with running_postgresql() as database:
+        url = database.new_database()
+        monkeypatch.setattr(conversations, "default_url", lambda settings: url)
+        me = {"X-Client-Id": "client-" + new_id()}
+        with running_server(tmp_path) as server, httpx.Client(base_url=server.url, headers=me, timeout=60) as api:
+            conversation_id = api.post("/api/conversations", json={}).json()["id"]
+            assert api.get("/api/health").json()["database"] == {
+                "kind": "postgresql",
+                "reachable": True,
+                "problem": None,
+            }
+
+            database.stop()
+            health = api.get("/api/health")
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            problem = health.json()["database"]["problem"]
+            assert "cannot be reached" in problem and "start the database server" in problem and "\n" not in problem
+            assert health.json()["vector_store"]["reachable"] and health.json()["documents"] >= 5
+            continued = api.post("/api/ask", json={"question": RUTTE, "conversation_id": conversation_id})
+            assert continued.status_code == 503 and continued.json()["detail"] == problem
+            assert continued.json()["code"] == "DATABASE_UNREACHABLE"
+            assert api.post("/api/ask", json={"question": RUTTE}).status_code == 200  # no conversation: no database
+
+            database.start()
+            assert api.get("/api/health").json()["status"] == "ok"
+            continued = api.post("/api/ask", json={"question": RUTTE, "conversation_id": conversation_id})
+            assert continued.status_code == 200 and continued.json()["citations"]

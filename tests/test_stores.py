@@ -3,16 +3,19 @@ in a temporary folder) behave alike, and the whole answer path runs on Milvus.""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from index.base import EmbedderMismatch, Filter, StoreUnavailable, VectorStore, normalise_title
 from index.milvus import MilvusStore
+from rag.cli import main
 from rag.engine import Engine
 from rag.paths import DEMO_CORPUS
 from rag.settings import Settings
@@ -195,3 +198,58 @@ def test_milvus_problems_name_the_setting_to_change(monkeypatch: pytest.MonkeyPa
         StoreUnavailable, match="cannot open Milvus at http://127.0.0.1:9.*start the server, or set RAG_MILVUS_URI"
     ):
         down.version()
+
+
+def test_stats_and_an_evaluation_run_read_milvus_through_the_store_interface(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RAG_VECTOR_STORE", "milvus")
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))  # the bench's index, away from the user's
+    bench = tmp_path / "bench"
+    corpus = [
+        {"id": "depot", "title": "Harrow Quay depot", "text": "The depot at Harrow Quay handles grain and timber."},
+        {"id": "ferry", "title": "Ostwick ferry", "text": "The ferry to Ostwick leaves twice a day from the quay."},
+    ]
+    write_jsonl(bench / "corpus.jsonl", corpus)
+    write_jsonl(
+        bench / "questions.jsonl",
+        [
+            {
+                "id": "q1",
+                "question": "What does the depot at Harrow Quay handle?",
+                "answers": ["grain"],
+                "gold_doc_ids": ["depot"],
+            },
+            {
+                "id": "q2",
+                "question": "How often does the Ostwick ferry leave?",
+                "answers": ["twice a day"],
+                "gold_doc_ids": ["ferry"],
+            },
+        ],
+    )
+
+    def evaluate(out: Path) -> dict[str, Any]:
+        assert main(["eval", str(bench), "--backend", "extractive", "-q", "--out", str(out)]) == 0
+        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+    first = evaluate(tmp_path / "run")
+    assert list(first["pipelines"]) == ["ours", "bm25", "dense", "langchain-baseline"]
+    assert all(p["scores"]["all"]["recall@5"] == 1.0 for p in first["pipelines"].values())
+    index = next((tmp_path / "cache" / "eval").glob("bench-*/index"))
+    assert (index / "milvus.db").exists() and not (index / "CURRENT").exists()  # nothing in a local store
+
+    capsys.readouterr()
+    assert main(["--index", str(index), "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["documents"], stats["chunks"], stats["vector_index"]) == (2, 2, "milvus-lite")
+    assert list(stats["folders"].values()) == [2]
+
+    # Another text in one document is another index: the run's fingerprint changes with it.
+    write_jsonl(bench / "corpus.jsonl", [{**corpus[0], "text": "The depot at Harrow Quay handles salt."}, corpus[1]])
+    assert evaluate(tmp_path / "again")["fingerprint"] != first["fingerprint"]
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

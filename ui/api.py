@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.answer import Answer, EvidenceFound
 from rag.backends import choices, describe
-from rag.engine import NoIndex
+from rag.engine import Engine, NoIndex
 from rag.ingest import IndexProblem  # what ingesting raises when the index cannot be written
 from rag.llms import BackendUnavailable
 from rag.settings import Settings
@@ -365,14 +365,40 @@ async def give_feedback(body: FeedbackRequest, request: Request, owner: Client) 
     return {"answer_id": answer_id}
 
 
-@router.get("/health", summary="Is the server up, and what does it serve")
-async def health(request: Request) -> dict[str, Any]:
-    engine = engine_of(request)
-    stats = await run_in_threadpool(engine.stats)
+@router.get(
+    "/health",
+    summary="Is the server up, what does it serve, and can it reach its index and database",
+    responses={503: {"description": "The index or the conversation database cannot be reached (the body says why)."}},
+)
+async def health(request: Request, response: Response) -> dict[str, Any]:
+    """Answered while the index or the database is down: `status` is then "degraded" (HTTP 503, so a
+    load balancer sends questions to another replica) and the part that is down says why."""
+    engine, conversations = engine_of(request), store_of(request)
+    index, database = await asyncio.gather(
+        run_in_threadpool(_index_health, engine), run_in_threadpool(conversations.problem)
+    )
+    index_problem = index.pop("problem", None)
+    if index_problem or database:
+        response.status_code = 503
     return {
-        "status": "ok",
-        "documents": stats.documents,
-        "chunks": stats.chunks,
-        "embedder": stats.embedder,
+        "status": "degraded" if index_problem or database else "ok",
+        **index,
         "backend": describe(engine.settings),
+        "vector_store": _part(engine.settings.vector_store, index_problem),
+        "database": _part(conversations.kind, database),
     }
+
+
+def _index_health(engine: Engine) -> dict[str, Any]:
+    """What the index holds, or why it cannot be read; an index nothing was written to yet holds nothing."""
+    try:
+        stats = engine.stats()
+    except NoIndex:
+        return {"documents": 0, "chunks": 0, "embedder": None}
+    except IndexProblem as exc:
+        return {"documents": None, "chunks": None, "embedder": None, "problem": str(exc)}
+    return {"documents": stats.documents, "chunks": stats.chunks, "embedder": stats.embedder}
+
+
+def _part(kind: str, problem: str | None) -> dict[str, Any]:
+    return {"kind": kind, "reachable": problem is None, "problem": problem}

@@ -71,6 +71,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "The conversation is still answering its previous question, or the index holds no documents yet.",
         413: "The request body is over the limit.",
         499: "The client hung up before the answer was ready.",
-        503: "The answering model's server is down, or the index cannot be written.",
+        503: "The answering model's server is down, or the index or the conversation database cannot be reached "
+        "or written.",
     }
     return {code: {"model": ErrorBody, "description": why[code]} for code in codes}

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # here, not at the top: every `rag` command loads this module
 
     from rag.engine import Engine, is_default_index
+    from rag.ingest import IndexProblem
     from ui.conversations import StoreError
     from ui.server import create_app
 
@@ -92,6 +93,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        engine.store.version()
+    except IndexProblem as exc:  # a replica starts anyway: /api/health reports it until the store is back
+        print(f"warning: {exc}", file=sys.stderr)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"serving on http://{shown}:{settings.port}/ (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -231,6 +231,24 @@ class ConversationStore:
         self.shown = _shown(self.engine.url)  # for messages
         upgrade(self.engine, self.shown)
 
+    def problem(self) -> str | None:
+        """Why the database cannot be used now, in one line; None when it answers. A connection that
+        the server dropped is replaced (pool_pre_ping), so this turns None again once it is back."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except DBAPIError as exc:
+            return self.unreachable(exc)
+        return None
+
+    def unreachable(self, exc: DBAPIError) -> str:
+        """A failed statement as a one-line message that says what to fix."""
+        return _cannot_open(self.engine, self.shown, exc)
+
+    @property
+    def kind(self) -> str:
+        return self.engine.dialect.name
+
     @classmethod
     def of(cls, settings: Settings) -> ConversationStore:
         """The server's store, with the feedback file of an older version moved into it."""

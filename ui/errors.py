@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     CLIENT_CLOSED = "CLIENT_CLOSED"  # 499: the client hung up before the answer was ready
     MODEL_UNAVAILABLE = "MODEL_UNAVAILABLE"  # 503: the answering model's server is down
     INDEX_UNAVAILABLE = "INDEX_UNAVAILABLE"  # 503: the index cannot be written
+    STORE_UNREACHABLE = "STORE_UNREACHABLE"  # 503: the vector store (Milvus) cannot be reached or opened
+    DATABASE_UNREACHABLE = "DATABASE_UNREACHABLE"  # 503: the conversation database cannot be reached
     ANSWER_FAILED = "ANSWER_FAILED"  # an answer failed midway (the stream's `error` event)
 
 

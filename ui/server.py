@@ -18,9 +18,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import HTMLResponse, JSONResponse
 
 from rag.engine import Engine
+from rag.ingest import IndexProblem  # what the index raises when it cannot be read or written
 from rag.settings import Settings
 from ui import access, api, conversation_api, viewer, widget
 from ui.access import Access, AccessGuard
@@ -63,6 +65,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(IndexProblem, _index_problem)
+    app.add_exception_handler(DBAPIError, _database_problem)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
 
     app.include_router(access.router)
@@ -100,6 +104,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         max_file_size=upload_limit,
         show_error=True,
     )
+
+
+async def _index_problem(request: Request, exc: Any) -> JSONResponse:
+    """503 with the store's own line (Milvus down, another embedder's collection), not a traceback."""
+    return JSONResponse(error_body(ErrorCode.STORE_UNREACHABLE, str(exc)), status_code=503)
+
+
+async def _database_problem(request: Request, exc: Any) -> JSONResponse:
+    """503 with what to fix when the conversation database fails mid-request; /api/health says when it is back."""
+    detail = request.app.state.conversations.unreachable(exc)
+    return JSONResponse(error_body(ErrorCode.DATABASE_UNREACHABLE, detail), status_code=503)
 
 
 async def _validation_error(request: Request, exc: Any) -> JSONResponse:
