@@ -27,7 +27,10 @@ _ANSWER_LABEL = re.compile(r"^[\s*_#>-]*(?:short answer|answer|kurze antwort|ant
 _SUPPORT_LABEL = re.compile(
     r"^[\s*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)\s*:\s*", re.IGNORECASE
 )
-_LINE_LABEL = re.compile(r"(?im)^[ \t*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)[ \t]*:[ \t]*")
+# A label opens a line, or follows the end of a sentence on the answer's line ("… values. Support: [1]").
+_LINE_LABEL = re.compile(
+    r"(?im)(?:^|(?<=[.!?\"”’)\]]))[ \t*_#>-]*(?:support|supporting sentences?|beleg|belege|begründung)[ \t]*:[ \t]*"
+)
 _LABELS = ("answer:", "support:", "antwort:", "beleg:", "belege:", "begründung:", "short answer:", "kurze antwort:")
 # How the model declines on the answer line: the prompt's "say that you don't know" in
 # either language, or the prompt's placeholder copied back.

@@ -54,7 +54,9 @@ def assert_every_mark_is_an_exact_evidence_span(answer: Answer, engine: Engine) 
     documents = engine.snapshot().documents
     for citation in answer.citations:
         assert documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
-        assert len(citation.quote) < 600  # a sentence or a short run, never a whole chunk
+        # A sentence or a short run (three priorities, a sentence each, for a claim naming all
+        # three), never a whole chunk (about 1,200 characters).
+        assert len(citation.quote) < 800
 
 
 def checked(
@@ -116,6 +118,15 @@ class TestVerification:
         [citation] = result.verifier.numbering.citations
         assert citation.quote.startswith("Rutte said his second priority") and citation.quote.endswith("Ukraine.”")
         assert shown.endswith("[1].") or shown.endswith("[1]")
+
+    def test_a_label_the_model_writes_after_its_answer_sentence_is_never_shown(self, demo_engine: Engine) -> None:
+        n = block_holding(demo_engine, DEMO_QUESTION, "second priority")
+        _, shown = checked(
+            demo_engine,
+            DEMO_QUESTION,
+            f"Answer: His second priority is to strengthen support for Ukraine and bring it closer to NATO. Support: [{n}]",
+        )
+        assert "Support" not in shown and "second priority" in shown and "[1]" in shown
 
     def test_a_name_the_question_puts_on_the_evidence_is_not_taken_as_backed(self, demo_engine: Engine) -> None:
         question = "What is Rutte's second priority for the Danish presidency?"
@@ -511,15 +522,9 @@ class TestLocalModel:
         assert answer.tokens["prompt"] < 900 and "first_token" in answer.timings
         assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
-    @pytest.mark.xfail(
-        reason='open defect (issue 13): with the coverage check off by default, the model\'s "Brussels" '
-        "is stated by an on-topic English sentence (NATO's seat), which the verifier cannot tell "
-        "from an answer",
-        strict=False,
-    )
     def test_a_fact_only_the_german_article_holds_is_answered_from_it_or_not_at_all(self, demo_engine: Engine) -> None:
-        # Qwen2.5-Coder-1.5B-Instruct answers "Brussels" (where the handover was) more often than not: the
-        # verifier must then withhold it, since no evidence sentence says so.
+        # The German sentence holding the fact must reach the prompt (it scores by similarity
+        # alone across languages); "Brussels", where the handover was, must not stand.
         answer = demo_engine.ask(WIESBADEN_QUESTION, backend="local")
         assert "Brussels" not in answer.short_answer
         assert answer.refused or (
