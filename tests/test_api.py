@@ -6,8 +6,10 @@ starts its own with `running_server`.
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import json
+import re
 import socket
 import sys
 import threading
@@ -518,8 +520,10 @@ def test_widget_assets_and_demo(client: httpx.Client, api_server: Server) -> Non
     assert client.get("/widget.js").headers["content-type"].startswith("text/javascript")
     assert "frame-ancestors *" in client.get("/widget").headers["content-security-policy"]
     demo = client.get("/embed-demo").text
-    assert f"&lt;script src=&quot;{api_server.url}/widget.js&quot;" in demo  # shown, escaped
-    assert f'<script src="{api_server.url}/widget.js"' in demo  # and live
+    tag = f'<script src="{api_server.url}/widget.js" data-title="Briefing bot" async></script>'
+    shown = re.search(r'<code id="snippet">(.*?)</code>', demo)
+    assert shown and "<" not in shown[1] and html.unescape(shown[1]) == tag  # shown as text, whichever entities
+    assert demo.count(tag) == 1  # and live
 
 
 def test_server_made_no_outbound_connections(api_server: Server) -> None:

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.settings import Settings
 from ui.errors import ErrorCode, error_body
-from ui.render import esc, page_html, page_response
+from ui.render import page_html, page_response
 
 Role = Literal["reader", "editor"]
 COOKIE = "rag_session"
@@ -188,16 +188,8 @@ async def sign_out() -> Response:
 
 
 def _sign_in(next: str, failed: bool, status: int = 200) -> HTMLResponse:
-    note = '<p class="error" role="alert">That key is not valid here.</p>' if failed else ""
-    body = (
-        '<main class="page narrow"><p class="eyebrow">Briefing bot</p><h1>Sign in</h1>'
-        "<p>This server asks for a key. A reader key lets you ask and read the sources; an editor key "
-        f"also lets you add and remove documents.</p>{note}"
-        '<form method="post" action="/login"><label for="key">Key</label> '
-        '<input id="key" name="key" type="password" autocomplete="current-password" required autofocus> '
-        f'<input type="hidden" name="next" value="{esc(_local(next))}"><button type="submit">Sign in</button></form></main>'
-    )
-    return page_response(page_html("Sign in", body), status=status, form_action="'self'")
+    page = page_html("sign_in.html", next=_local(next), failed=failed)
+    return page_response(page, status=status, form_action="'self'")
 
 
 def _local(target: str) -> str:

@@ -4,12 +4,11 @@ Document text, titles, sources, questions and answers are all untrusted: a docum
 may hold `<script>` or `<img onerror=…>`, and the LLM may quote it. The markup lives in
 Jinja2 templates (ui/templates/) rendered with autoescape, so every value is escaped
 unless it is Markup made here: an answer's Markdown, rendered without raw HTML. The
-standalone pages (viewer, sign-in, widget) still build their bodies with `esc()`.
+standalone pages (viewer, sign-in, widget) are templates of their own that extend page.html.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import textwrap
 from collections.abc import Iterable
@@ -35,11 +34,6 @@ _MARK = re.compile(r"\[(\d+)\]")
 # CommonMark without raw HTML (it stays text) and without images (nothing is fetched); links
 # to javascript: and other unsafe schemes are refused by markdown-it's own link check.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
-
-
-def esc(value: object) -> str:
-    """Text made safe for HTML element content and quoted attribute values."""
-    return html.escape(str(value), quote=True)
 
 
 def source_href(card: Citation) -> str:
@@ -227,9 +221,9 @@ def upload_report_html(outcomes: Iterable[FileOutcome], lang: str = "en") -> str
     )
 
 
-def page_html(title: str, body: str, styles: Iterable[str] = ("page.css",), scripts: Iterable[str] = ()) -> str:
-    """A whole standalone page (viewer, widget, demo) around already-escaped `body` markup."""
-    return _TEMPLATES.get_template("page.html").render(title=title, body=Markup(body), styles=styles, scripts=scripts)
+def page_html(template: str, **values: Any) -> str:
+    """A whole standalone page (viewer, sign-in, widget, demo): one of ui/templates/ that extends page.html."""
+    return _TEMPLATES.get_template(template).render(**values)
 
 
 def page_response(
