@@ -69,7 +69,7 @@ def has_model(name: str) -> bool:
 
 
 def describe(settings: Settings, requested: str | None = None) -> str:
-    """Who will answer, as the UI and the evaluator show it: e.g. local:qwen2.5-coder-1.5b-instruct."""
+    """Who will answer, as the UI and the evaluator show it: e.g. local:Qwen2.5-Coder-1.5B-Instruct."""
     return backend(resolve(settings, requested)).describe(settings)
 
 

@@ -43,7 +43,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from rag.backends import Backend
-from rag.models import ModelUnavailable, resolve_model
+from rag.models import ModelUnavailable, model_name, resolve_model
 from rag.settings import Settings
 
 DEFAULT_SEED = 1234
@@ -648,7 +648,7 @@ def _local_chat(settings: Settings) -> LlamaCppChat:
 
 
 def _local_name(settings: Settings) -> str:
-    return f"local:{Path(settings.model_path).name if settings.model_path else 'qwen2.5-coder-1.5b-instruct'}"
+    return f"local:{model_name(settings.model_path)}"
 
 
 LOCAL = Backend("local", describe=_local_name, chat_model=_local_chat)

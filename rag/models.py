@@ -32,6 +32,8 @@ from rag.paths import cache_home
 # --- pinned facts about the bundled models -------------------------------------------
 
 QWEN_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+# Its name as its makers write it; the file's own `general.name` says "Qwen2.5 Coder 1.5B Instruct GGUF".
+QWEN_NAME = "Qwen2.5-Coder-1.5B-Instruct"
 QWEN_SIZE = 1_117_320_768
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 QWEN_PARTS = 22
@@ -306,6 +308,7 @@ _STRING, _ARRAY = 8, 9
 @dataclass(frozen=True)
 class GGUFInfo:
     architecture: str
+    name: str  # general.name, on one line; "" when the file has none
     min_size: int  # bytes the file must have to hold all of its tensors
     size: int
 
@@ -421,6 +424,7 @@ def _parse_gguf(mm: mmap.mmap, size: int) -> GGUFInfo:
     data_start = (pos + alignment - 1) // alignment * alignment
     return GGUFInfo(
         architecture=str(meta.get("general.architecture", "")),
+        name=" ".join(str(meta.get("general.name", "")).split()),
         min_size=data_start + end if n_tensors else pos,
         size=size,
     )
@@ -489,6 +493,26 @@ def resolve_model(model_path: str) -> Path:
     check_memory(st.st_size, name=str(path))
     _RESOLVED[key] = path
     return path
+
+
+_NAMES: dict[tuple[str, int, int], str] = {}  # general.name of the files read, by (path, size, mtime)
+
+
+def model_name(model_path: str) -> str:
+    """The model's name for labels: the bundled model's, a GGUF file's `general.name`, or else its
+    file name without the extension. Never raises: a file that cannot be read is named after its path."""
+    if not str(model_path).strip():
+        return QWEN_NAME
+    path = Path(str(model_path).strip()).expanduser()
+    try:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        # Labels are asked for with every answer; the header is read once per version of the file.
+        if key not in _NAMES:
+            _NAMES[key] = gguf_info(path).name
+        return _NAMES[key] or path.stem
+    except (OSError, ModelUnavailable):
+        return path.stem
 
 
 def main(argv: Sequence[str] | None = None) -> int:
