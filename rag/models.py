@@ -308,7 +308,6 @@ _STRING, _ARRAY = 8, 9
 @dataclass(frozen=True)
 class GGUFInfo:
     architecture: str
-    name: str  # general.name, on one line; "" when the file has none
     min_size: int  # bytes the file must have to hold all of its tensors
     size: int
 
@@ -424,7 +423,6 @@ def _parse_gguf(mm: mmap.mmap, size: int) -> GGUFInfo:
     data_start = (pos + alignment - 1) // alignment * alignment
     return GGUFInfo(
         architecture=str(meta.get("general.architecture", "")),
-        name=" ".join(str(meta.get("general.name", "")).split()),
         min_size=data_start + end if n_tensors else pos,
         size=size,
     )
@@ -495,24 +493,11 @@ def resolve_model(model_path: str) -> Path:
     return path
 
 
-_NAMES: dict[tuple[str, int, int], str] = {}  # general.name of the files read, by (path, size, mtime)
-
-
 def model_name(model_path: str) -> str:
-    """The model's name for labels: the bundled model's, a GGUF file's `general.name`, or else its
-    file name without the extension. Never raises: a file that cannot be read is named after its path."""
-    if not str(model_path).strip():
-        return QWEN_NAME
-    path = Path(str(model_path).strip()).expanduser()
-    try:
-        st = path.stat()
-        key = (str(path), st.st_size, st.st_mtime_ns)
-        # Labels are asked for with every answer; the header is read once per version of the file.
-        if key not in _NAMES:
-            _NAMES[key] = gguf_info(path).name
-        return _NAMES[key] or path.stem
-    except (OSError, ModelUnavailable):
-        return path.stem
+    """The model's name for labels: the bundled model's, else the file's name without its extension.
+    Not the GGUF's `general.name`: converters write names such as "Smollm2 135M 8k Lc100K Mix1 Ep2"
+    for SmolLM2-135M-Instruct, which a user would not recognise as the file they chose."""
+    return Path(model_path.strip()).expanduser().stem if model_path.strip() else QWEN_NAME
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import subprocess
 import sys
 import time
@@ -58,7 +57,6 @@ def test_smollm2_test_model_is_there_and_intact():
     assert resolve_model(str(path)) == path
     info = gguf_info(path)
     assert info.architecture == "llama" and info.min_size == info.size == SMOLLM2_SIZE
-    assert info.name == "Smollm2 135M 8k Lc100K Mix1 Ep2"  # what its converter wrote
 
 
 def test_missing_file_names_the_setting(tmp_path):
@@ -97,26 +95,12 @@ def _copy_prefix(src: Path, dest: Path, n: int) -> Path:
     return dest
 
 
-def _header_only_gguf(path: Path, meta: dict[str, str]) -> Path:
-    """A GGUF file with no tensors, only these string metadata."""
-
-    def text(value: str) -> bytes:
-        return struct.pack("<Q", len(value.encode())) + value.encode()
-
-    entries = b"".join(text(key) + struct.pack("<I", 8) + text(value) for key, value in meta.items())
-    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, len(meta)) + entries)
-    return path
-
-
 def test_the_bundled_model_is_labelled_by_its_real_name():
     assert describe(Settings(model_path=""), "local") == "local:Qwen2.5-Coder-1.5B-Instruct"  # the bundled model
 
 
-def test_a_users_gguf_is_labelled_by_its_general_name_else_its_file_stem(tmp_path):
-    named = _header_only_gguf(tmp_path / "x.gguf", {"general.architecture": "llama", "general.name": "Tiny\nLlama  1B"})
-    assert model_name(str(named)) == "Tiny Llama 1B"  # on one line
-    unnamed = _header_only_gguf(tmp_path / "My-Model.Q4_K_M.gguf", {"general.architecture": "llama"})
-    assert describe(Settings(model_path=str(unnamed)), "local") == "local:My-Model.Q4_K_M"
+def test_a_users_gguf_is_labelled_by_its_file_name(tmp_path):
+    assert describe(Settings(model_path=str(tmp_path / "My-Model.Q4_K_M.gguf")), "local") == "local:My-Model.Q4_K_M"
     assert model_name(str(tmp_path / "Gone-7B.gguf")) == "Gone-7B"  # a label, not an error: loading says what is wrong
 
 
