@@ -224,7 +224,7 @@ def _sentences(passages: list[Passage]) -> list[tuple[int, str, int, int, str]]:
     seen: set[tuple[str, int]] = set()
     out = []
     for k, passage in enumerate(passages):
-        for start, end in sentence_spans(passage.text):
+        for start, end in sentence_spans(passage.text, passage.lang):
             while end < len(passage.text) and passage.text[end] in CLOSING:
                 end += 1  # the quote a sentence closes is part of it
             key = (passage.doc_id, passage.start + start)

@@ -126,7 +126,9 @@ def _embed_plan(
     fresh = _plan(stored, loaded, report)
     missing = [doc for doc in fresh if (doc.doc_id, doc.content_hash) not in embedded]
     new_chunks = [
-        c for doc in missing for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap)
+        c
+        for doc in missing
+        for c in chunk_text(doc.doc_id, doc.text, settings.chunk_tokens, settings.chunk_overlap, doc.lang)
     ]
     embed_started = time.perf_counter()
     new_vectors = _embed(embedder, missing, new_chunks, progress, show_progress)

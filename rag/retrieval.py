@@ -92,7 +92,11 @@ def with_following_text(store: VectorStore, passages: list[Passage], chars: int)
     for passage, after in zip(passages, store.text_after([(p.doc_id, p.end) for p in passages], asked), strict=True):
         window = after[:chars]
         document_ends = len(after) < asked  # `after` runs to the end of the document
-        ends = [end for _, end in sentence_spans(window) if end < len(window) or (document_ends and end == len(after))]
+        ends = [
+            end
+            for _, end in sentence_spans(window, passage.lang)
+            if end < len(window) or (document_ends and end == len(after))
+        ]
         end = ends[-1] if ends else 0
         while end < len(after) and after[end] in CLOSING:
             end += 1  # the quote the last sentence closes

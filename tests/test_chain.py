@@ -316,6 +316,31 @@ class TestExtractiveAnswers:
         assert PRIORITIES in {c.doc_id for c in answer.citations}
         assert_every_mark_is_an_exact_evidence_span(answer, demo_engine)
 
+    @pytest.mark.parametrize(
+        ("name", "text", "question", "sentence"),
+        [
+            (
+                "beschaffung.md",
+                "# Beschaffung\n\nDr. Weber bestätigte am 3. März, dass die Bundeswehr u. a. neue Funkgeräte "
+                "für ca. 40 Mio. Euro beschafft. Die Lieferung beginnt im Herbst.\n",
+                "Welche Geräte beschafft die Bundeswehr?",
+                "Dr. Weber bestätigte am 3. März, dass die Bundeswehr u. a. neue Funkgeräte für ca. 40 Mio. Euro beschafft.",
+            ),
+            (
+                "visit.md",
+                "# Visit\n\nMr. Rutte met Gen. Cavoli on Jan. 5 at 3 p.m. to discuss air defence, e.g. radars. "
+                "The talks lasted an hour.\n",
+                "What did Rutte discuss with Cavoli?",
+                "Mr. Rutte met Gen. Cavoli on Jan. 5 at 3 p.m. to discuss air defence, e.g. radars.",
+            ),
+        ],
+    )
+    def test_a_sentence_with_abbreviations_is_quoted_whole(
+        self, tmp_path: Path, name: str, text: str, question: str, sentence: str
+    ) -> None:
+        answer = note_engine(tmp_path, name, text).ask(question)
+        assert not answer.refused and sentence in [c.quote for c in answer.citations]
+
     @pytest.mark.parametrize("question", UNANSWERABLE)
     def test_questions_the_documents_cannot_answer_are_refused_with_the_nearest_passages(
         self, demo_engine: Engine, question: str
