@@ -25,10 +25,10 @@ project's own code (`LocalStore.write`, `dense_search`, `lexical_search`: FAISS 
 Milvus runs in a venv of its own with milvus-lite 2.5 (its C++ server) and pymilvus only; this part of
 the script imports nothing of the project:
 
-    python3 -m venv /tmp/mv25 && /tmp/mv25/bin/pip install 'milvus-lite==2.5.1' 'pymilvus>=2.5,<2.6' numpy 'setuptools<81'
+    python3 -m venv ../mv25 && ../mv25/bin/pip install 'milvus-lite==2.5.1' 'pymilvus>=2.5,<2.6' numpy 'setuptools<81'
     for run in 1 2; do
       .venv/bin/python scripts/bench_scale.py query --store local
-      /tmp/mv25/bin/python scripts/bench_scale.py query --store milvus
+      ../mv25/bin/python scripts/bench_scale.py query --store milvus
     done
 """
 
