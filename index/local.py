@@ -69,13 +69,21 @@ class _Generation:
             first.setdefault(chunk.doc_id, i)
         return first
 
+    @cached_property
+    def chunk_documents(self) -> tuple[list[str], np.ndarray]:
+        """The documents' ids, and for each chunk position the index of its document among them."""
+        ids = list(self.infos)
+        index = {doc_id: k for k, doc_id in enumerate(ids)}
+        return ids, np.fromiter((index[c.doc_id] for c in self.snapshot.chunks), dtype=np.int64)
+
     def allowed(self, where: Filter | None) -> np.ndarray | None:
-        """Chunk positions passing the filter; None when there is none."""
+        """Chunk positions passing the filter; None when there is none. The filter is asked once per
+        document, not per chunk: at 100k chunks the per-chunk loop took 15 ms a query."""
         if where is None:
             return None
-        infos = self.infos
-        chunks = self.snapshot.chunks
-        return np.array([i for i, c in enumerate(chunks) if where.admits(infos[c.doc_id])], dtype=np.int64)
+        ids, of_chunk = self.chunk_documents
+        admitted = np.array([k for k, doc_id in enumerate(ids) if where.admits(self.infos[doc_id])], dtype=np.int64)
+        return np.flatnonzero(np.isin(of_chunk, admitted)).astype(np.int64)
 
     def hit(self, position: int, score: float) -> Hit:
         chunk = self.snapshot.chunks[position]

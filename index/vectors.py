@@ -57,7 +57,12 @@ class VectorIndex:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             # faiss's SWIG classes take their fields as keywords, which its stubs do not declare.
             if self.kind == "ivf":
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)  # type: ignore[call-arg]
+                # The filter applies inside the cells searched: with 16 of 1,264 cells and 10 documents
+                # allowed, 0.3 of 10 wanted chunks came back (docs/PERFORMANCE.md). Search as many more
+                # cells as the filter is narrow, so as many allowed vectors are compared as unfiltered.
+                nlist = int(self._index.nlist)  # type: ignore[attr-defined]
+                nprobe = min(nlist, math.ceil(NPROBE * self.size / max(1, len(allowed))))
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
             else:
                 params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, self.size), params=params)

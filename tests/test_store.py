@@ -9,8 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from index.base import Filter, Indexed
+from index.local import LocalStore
+from index.records import Chunk, Document
 from index.store import IndexBusy, IndexStore
 from rag.engine import Engine
 from rag.settings import Settings
@@ -71,3 +75,25 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
 def test_nothing_in_the_index_is_loaded_with_pickle() -> None:
     sources = "\n".join(p.read_text() for p in (ROOT / "index").glob("*.py"))
     assert "import pickle" not in sources and "allow_pickle=True" not in sources
+
+
+def test_a_document_filter_finds_the_chosen_documents_chunks_in_a_large_collection(tmp_path: Path) -> None:
+    # Past `exact_search_max` the vectors sit in IVF cells; a briefer who picks two documents
+    # must still get their best chunks, not only those that happen to share the searched cells.
+    dim, per_doc = 32, 10
+    rng = np.random.default_rng(7)
+    upserts = []
+    for d in range(300):
+        text = " ".join(f"w{d}x{c}" for c in range(per_doc))
+        doc = Document(f"d{d}", f"Note {d}", f"d{d}.txt", f"d{d}.txt", "en", text, f"h{d}")
+        chunks = [Chunk(f"d{d}#{c}", f"d{d}", 0, len(text), 1) for c in range(per_doc)]
+        vectors = rng.normal(size=(per_doc, dim)).astype(np.float32)
+        upserts.append(Indexed(doc, chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+    store = LocalStore(tmp_path / "index", exact_search_max=500)
+    store.write("test-embedder", dim, upserts, [])
+    assert store.snapshot().vectors.kind == "ivf"
+
+    target = upserts[42].vectors[3]
+    hits = store.dense_search(target, 10, Filter.of(["d7", "d42"], None))
+    assert len(hits) == 10 and {h.chunk.doc_id for h in hits} <= {"d7", "d42"}
+    assert hits[0].chunk.chunk_id == "d42#3"
