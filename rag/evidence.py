@@ -211,7 +211,10 @@ def restrict(evidence: EvidenceSet, passages: list[Passage]) -> EvidenceSet:
 
 
 def stems(text: str) -> set[str]:
-    """Crude, language-neutral stems of the content words: "priorities" and "priority" share "priori"."""
+    """Crude, language-neutral stems of the content words: "priorities" and "priority" share "priori".
+    Snowball stems per language (PyStemmer) were measured in their place and did no better:
+    HotpotQA *contained* fell by two questions on each half, the rest moved by a question or
+    none (docs/benchmarks.md)."""
     return {(w[:-1] if len(w) > 4 and w.endswith("s") else w)[:6] for w in tokenize(text)}
 
 
