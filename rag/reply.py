@@ -102,9 +102,9 @@ class CheckedReply:
             self._read_answer_line(final)
         if self._answer_done and not self.stopped:
             self._claims = self._claims_text(final)
-            ready, rest = complete_sentences(self._claims[self._used :])
+            ready, rest = complete_sentences(self._claims[self._used :], self.verifier.lang)
             if final:
-                ready, rest = ready + split_sentences(rest), ""
+                ready, rest = ready + split_sentences(rest, self.verifier.lang), ""
             for sentence in ready:
                 self._used += len(sentence)
                 self._show_claim(sentence)

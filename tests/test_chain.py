@@ -37,6 +37,11 @@ PRIORITIES_TURN = [
 ]
 
 
+VISIT_NOTE = (
+    "# Visit\n\nMr. Rutte met Gen. Cavoli on Jan. 5 to discuss air defence, e.g. radars. The talks lasted an hour.\n"
+)
+
+
 def note_engine(tmp_path: Path, name: str, text: str) -> Engine:
     """An extractive engine over one note the test writes."""
     notes = tmp_path / "notes"
@@ -270,6 +275,15 @@ class TestVerification:
         assert shown == shown_whole and pieces.removed == whole.removed
         assert shown.endswith("support for Ukraine [1].\n- He wants partnerships with the EU [2].")
 
+    def test_a_claim_with_abbreviations_is_checked_and_cited_whole(self, tmp_path: Path) -> None:
+        engine = note_engine(tmp_path, "visit.md", VISIT_NOTE)
+        question = "What did Rutte discuss with Cavoli?"
+        n = block_holding(engine, question, "Cavoli")
+        reply = f"Support: Mr. Rutte met Gen. Cavoli on Jan. 5 to discuss air defence, e.g. radars [{n}]."
+        result, shown = checked(engine, question, reply)
+        assert shown == "Mr. Rutte met Gen. Cavoli on Jan. 5 to discuss air defence, e.g. radars [1]."
+        assert not result.removed
+
     def test_a_question_that_offers_a_choice_is_answered_with_one_of_its_options(self, demo_engine: Engine) -> None:
         question = "Who became NATO's Secretary General in 2024, Mark Rutte or Jens Stoltenberg?"
         n = block_holding(demo_engine, question, "Rutte")
@@ -328,10 +342,9 @@ class TestExtractiveAnswers:
             ),
             (
                 "visit.md",
-                "# Visit\n\nMr. Rutte met Gen. Cavoli on Jan. 5 at 3 p.m. to discuss air defence, e.g. radars. "
-                "The talks lasted an hour.\n",
+                VISIT_NOTE,
                 "What did Rutte discuss with Cavoli?",
-                "Mr. Rutte met Gen. Cavoli on Jan. 5 at 3 p.m. to discuss air defence, e.g. radars.",
+                "Mr. Rutte met Gen. Cavoli on Jan. 5 to discuss air defence, e.g. radars.",
             ),
         ],
     )
