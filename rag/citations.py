@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from rag.answer import Citation, Passage
+from rag.language import detect_language
 from rag.sentences import sentence_ends
 
 # [1], [1, 2], [1][2], [1-2] and the full-width brackets some models emit.
@@ -33,8 +34,13 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
     """The text cut into sentences that, joined, give the text back exactly; the last piece
     may be an unfinished sentence. A sentence keeps the marks that follow its full stop and
     the line break that ends it; the spaces before the next sentence open that one."""
+    # pysbd reads the text without the marks (blanked, so offsets hold): a mark between two
+    # sentences is no part of either, and the quoter's quotes must split where their evidence did.
+    # A quote may be in another language than the question; its own language decides, when it tells.
+    masked = MARK.sub(lambda mark: " " * len(mark.group()), text)
+    own = detect_language(masked)
     pieces, pos = [], 0
-    for end in sentence_ends(text, lang):
+    for end in sentence_ends(masked, own if own != "und" else lang):
         if end <= pos:
             continue  # the end of marks already taken by the sentence before
         if trailer := _TRAILER.match(text, end):

@@ -9,9 +9,14 @@ second on this project's machines), so results are cached per text.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import pysbd
+
+# pysbd ends no sentence at a full stop inside a closing bracket ("… privately governed.) In much
+# of the South …"), which Wikipedia-style text has often; a capital after it starts one.
+_BRACKETED_END = re.compile(r"(?<=[.!?][)\]])(?=\s+[A-ZÄÖÜ])")
 
 
 @lru_cache(maxsize=4096)  # the evidence step splits the same retrieved chunks question after question
@@ -30,4 +35,4 @@ def sentence_ends(text: str, lang: str = "en") -> tuple[int, ...]:
             ends.append(pos)
     if not ends or ends[-1] < len(text):
         ends.append(len(text))
-    return tuple(ends)
+    return tuple(sorted(set(ends) | {m.start() for m in _BRACKETED_END.finditer(text)}))

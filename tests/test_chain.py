@@ -340,6 +340,13 @@ class TestExtractiveAnswers:
                 "Welche Geräte beschafft die Bundeswehr?",
                 "Dr. Weber bestätigte am 3. März, dass die Bundeswehr u. a. neue Funkgeräte für ca. 40 Mio. Euro beschafft.",
             ),
+            (  # a German quote for an English question: split by German rules, "20." is no sentence end
+                "physik.md",
+                "# Kräfte\n\nIm 20. Jahrhundert führte die Quantenmechanik zu einem neuen Verständnis der "
+                "fundamentalen Kräfte. Die Schwerkraft blieb davon ausgenommen.\n",
+                "What did quantum mechanics change in the 20th century?",
+                "Im 20. Jahrhundert führte die Quantenmechanik zu einem neuen Verständnis der fundamentalen Kräfte.",
+            ),
             (
                 "visit.md",
                 VISIT_NOTE,
