@@ -15,9 +15,10 @@ from rag.sentences import sentence_ends
 
 # [1], [1, 2], [1][2], [1-2] and the full-width brackets some models emit.
 MARK = re.compile(r"\s?[\[【](\d+(?:\s*[,;–-]\s*\d+)*)[\]】]")
-# What may follow a sentence's full stop and still belong to it: citation marks, and a closing quote
-# that Qwen2.5-Coder-1.5B-Instruct sets apart at the end of a line ("… closer to NATO. \"").
-_TRAILER = re.compile(r"(?:\s*,?\s*[\[【][\d,;\s–-]+[\]】]|\s*[\"'”’»)])+")
+# What may follow a sentence's full stop and still belong to it: citation marks, a closing quote,
+# and a closing quote that Qwen2.5-Coder-1.5B-Instruct sets apart at the end of a line ("… closer
+# to NATO. \""); a quote after a space that more words follow opens the next sentence.
+_TRAILER = re.compile(r"(?:[\"'”’»)]|[ \t]+[\"”»](?=[ \t]*(?:\n|$))|\s*,?\s*[\[【][\d,;\s–-]+[\]】])+")
 
 
 def marks(text: str) -> list[int]:
@@ -45,12 +46,12 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
             continue  # the end of marks already taken by the sentence before
         if trailer := _TRAILER.match(text, end):
             end = trailer.end()
-        while end < len(text) and text[end] in " \t":
-            end += 1
-        if end < len(text) and text[end] == "\n":
-            end += 1
-        else:  # spaces open the next sentence
-            end = len(text[:end].rstrip(" \t")) if end < len(text) else end
+        gap = end
+        while gap < len(text) and text[gap] in " \t":
+            gap += 1
+        if gap == len(text) or text[gap] == "\n":
+            end = min(gap + 1, len(text))  # the line break (or the text's end) closes it
+        # otherwise the spaces open the next sentence
         if end > pos:
             pieces.append(text[pos:end])
             pos = end

@@ -14,7 +14,7 @@ import pytest
 from rag.answer import Answer, EvidenceFound
 from rag.backends import chat_model
 from rag.chain import settle
-from rag.citations import strip_marks
+from rag.citations import split_sentences, strip_marks
 from rag.claims import facts, missing, stated_answer, vocabulary
 from rag.cli import main
 from rag.engine import Engine
@@ -284,6 +284,15 @@ class TestVerification:
         result, shown = checked(engine, question, reply)
         assert shown == "Mr. Rutte met Gen. Cavoli on Jan. 5 to discuss air defence, e.g. radars [1]."
         assert not result.removed
+
+    def test_a_reply_is_cut_into_sentences_that_keep_their_marks_and_closing_quotes(self) -> None:
+        reply = 'Rutte spoke [1]. "We will win," he said. [2] He wants Ukraine closer to NATO. "\nThen he left.'
+        assert split_sentences(reply) == [
+            "Rutte spoke [1].",
+            ' "We will win," he said. [2]',  # the quote opens the next sentence
+            ' He wants Ukraine closer to NATO. "\n',  # a quote set apart at the line's end closes this one
+            "Then he left.",
+        ]
 
     def test_a_question_that_offers_a_choice_is_answered_with_one_of_its_options(self, demo_engine: Engine) -> None:
         question = "Who became NATO's Secretary General in 2024, Mark Rutte or Jens Stoltenberg?"
