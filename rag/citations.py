@@ -61,6 +61,8 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
 def complete_sentences(text: str, lang: str = "en") -> tuple[list[str], str]:
     """(the complete sentences, the rest) of text still arriving: a sentence is complete once
     a line break or other words follow it, since marks may still come after its full stop."""
+    if not any(end in text for end in ".!?\n"):
+        return [], text  # no sentence can have ended yet: spares a split per streamed token
     complete: list[str] = []
     used = 0
     for piece in split_sentences(text, lang):
