@@ -176,7 +176,7 @@ def settle(
     if judged is not None and judged < settings.judge_threshold:
         reason = f"answer withheld: reading the cited text alone, the model found no answer in it (p={judged:.2f})"
         # What the evidence does say, checked, under the notice that it is no answer.
-        return _unclear_above(checked, lang, reason) if checked.kept_claims else _nearest(verifier, lang, reason)
+        return _refusal_above(checked, lang, reason) if checked.kept_claims else _nearest(verifier, lang, reason)
     # The held short answer, now judged, goes first.
     shown = f"{checked.short}\n{checked.shown}" if checked.hold_short and checked.short else checked.shown
     if not has_model(backend) and asked_kind(request.question):
@@ -184,7 +184,7 @@ def settle(
         # what is asked or only holds a name beside the topic, so the quotes are shown as what
         # is nearest, not as an answer.
         reason = f"the quoter does not read a {asked_kind(request.question)} off the evidence"
-        return Outcome(f"{_notice('quoted', lang)}\n{checked.shown.strip()}", True, reason=reason)
+        return _refusal_above(checked, lang, reason, notice="quoted")
     if checked.short and checked.short_evidence is not None and not verifier.cites(checked.short_evidence):
         # The short answer stands, but nothing shown states it (its support fell, or says
         # something else): quote the sentence that does, so that the answer is checked by a click.
@@ -194,9 +194,10 @@ def settle(
     return Outcome(shown.strip(), False, checked.short)
 
 
-def _unclear_above(checked: CheckedReply, lang: str, reason: str) -> Outcome:
-    """A refusal that says the documents are unclear above the checked sentences the reply stated."""
-    return Outcome(f"{_notice('unclear', lang)}\n{checked.shown.strip()}", True, reason=reason)
+def _refusal_above(checked: CheckedReply, lang: str, reason: str, notice: str = "unclear") -> Outcome:
+    """A refusal that shows the checked sentences the reply stated under a notice that they are
+    no answer (prompts/<notice>_<lang>.txt)."""
+    return Outcome(f"{_notice(notice, lang)}\n{checked.shown.strip()}", True, reason=reason)
 
 
 def _nearest(verifier: Verifier, lang: str, reason: str) -> Outcome:

@@ -191,7 +191,6 @@ async def _answer_events(
             else:
                 yield ServerSentEvent(item, event="token")
     except Exception as exc:  # noqa: BLE001  (the response has started: an error can only travel as an event)
-        # NoIndex's own message names the server's folder, which visitors do not see.
         yield ServerSentEvent(json.dumps(_failure(exc)), event="error")
 
 
